@@ -1,0 +1,1 @@
+"""Command-line entry points: `voxlane` and `cli.run_app`."""
