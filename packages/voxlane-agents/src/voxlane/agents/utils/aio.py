@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -115,7 +115,7 @@ class Chan(Generic[T]):
             raise StopAsyncIteration from None
 
 
-async def cancel_and_wait(*tasks: asyncio.Future[object] | None) -> None:
+async def cancel_and_wait(*tasks: asyncio.Future[Any] | None) -> None:
     """Cancel the given tasks and wait until they have really finished.
 
     Exceptions raised by the tasks are swallowed; cancellation of the caller still propagates.
@@ -135,12 +135,12 @@ async def cancel_and_wait(*tasks: asyncio.Future[object] | None) -> None:
         raise
 
 
-async def gracefully_cancel(*tasks: asyncio.Future[object] | None) -> None:
+async def gracefully_cancel(*tasks: asyncio.Future[Any] | None) -> None:
     """Alias of :func:`cancel_and_wait`, kept for familiarity."""
     await cancel_and_wait(*tasks)
 
 
-def log_exceptions_of(tasks: Iterable[asyncio.Task[object]]) -> None:
+def log_exceptions_of(tasks: Iterable[asyncio.Task[Any]]) -> None:
     """Retrieve exceptions of finished tasks so asyncio does not warn about them."""
     for t in tasks:
         if t.done() and not t.cancelled():
