@@ -1,0 +1,244 @@
+"""Voice activity detection base classes: ``VAD`` and ``VADStream``.
+
+A plugin subclasses :class:`VAD` (returning its stream from ``stream()``) and :class:`VADStream`
+(implementing ``_main_task``, which reads ``self._input_ch`` and sends :class:`VADEvent` objects
+to ``self._event_ch``). The base classes own the channels, iteration, cancellation, and the
+periodic :class:`~voxlane.agents.metrics.VADMetrics`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from enum import Enum, unique
+from types import TracebackType
+from typing import Literal
+
+from livekit import rtc
+from typing_extensions import Self
+
+from .metrics import Metadata, VADMetrics
+from .utils import aio
+
+logger = logging.getLogger("voxlane.agents.vad")
+
+
+@unique
+class VADEventType(str, Enum):
+    """Kinds of :class:`VADEvent`."""
+
+    START_OF_SPEECH = "start_of_speech"
+    INFERENCE_DONE = "inference_done"
+    END_OF_SPEECH = "end_of_speech"
+
+
+@dataclass
+class VADEvent:
+    """An event of a :class:`VADStream`.
+
+    ``samples_index`` and ``timestamp`` locate the event in the pushed audio (samples and
+    seconds). ``frames`` holds the speech audio (with its prefix padding) on END_OF_SPEECH, the
+    analysed window on INFERENCE_DONE. ``raw_accumulated_*`` are the unsmoothed durations.
+    """
+
+    type: VADEventType
+    samples_index: int
+    timestamp: float
+    speech_duration: float
+    silence_duration: float
+    frames: list[rtc.AudioFrame] = field(default_factory=list)
+    probability: float = 0.0
+    inference_duration: float = 0.0
+    speaking: bool = False
+    raw_accumulated_silence: float = 0.0
+    raw_accumulated_speech: float = 0.0
+
+
+@dataclass
+class VADCapabilities:
+    """``update_interval``: seconds of audio between two INFERENCE_DONE events."""
+
+    update_interval: float
+
+    def __post_init__(self) -> None:
+        if self.update_interval <= 0:
+            raise ValueError(
+                f"update_interval must be a positive number of seconds, got {self.update_interval}"
+            )
+
+
+class VAD(ABC, rtc.EventEmitter[Literal["metrics_collected"]]):
+    """Base class of every voice activity detector.
+
+    Emits ``"metrics_collected"`` with :class:`~voxlane.agents.metrics.VADMetrics` about once
+    per second of analysed audio.
+    """
+
+    def __init__(self, *, capabilities: VADCapabilities) -> None:
+        super().__init__()
+        if not isinstance(capabilities, VADCapabilities):
+            raise TypeError(
+                f"capabilities must be a vad.VADCapabilities, got {type(capabilities).__name__}"
+            )
+        self._capabilities = capabilities
+        self._label = f"{type(self).__module__}.{type(self).__name__}"
+
+    @property
+    def label(self) -> str:
+        return self._label
+
+    @property
+    def model(self) -> str:
+        """The model name; plugins override this."""
+        return "unknown"
+
+    @property
+    def provider(self) -> str:
+        """The provider name; plugins override this."""
+        return "unknown"
+
+    @property
+    def capabilities(self) -> VADCapabilities:
+        return self._capabilities
+
+    @abstractmethod
+    def stream(self) -> VADStream:
+        """Open a detection stream over a sequence of audio frames."""
+
+
+class _FlushSentinel:
+    """Marks a segment boundary in a VAD stream's input channel (``stream.flush()``)."""
+
+
+class VADStream(ABC):
+    """A detection session: push frames, iterate over :class:`VADEvent` objects."""
+
+    _FlushSentinel = _FlushSentinel
+
+    def __init__(self, vad: VAD) -> None:
+        self._vad = vad
+        self._input_ch: aio.Chan[rtc.AudioFrame | _FlushSentinel] = aio.Chan()
+        self._event_ch: aio.Chan[VADEvent] = aio.Chan()
+        self._out_ch: aio.Chan[VADEvent] = aio.Chan()
+        self._input_ended = False
+        self._closed = False
+
+        self._task = asyncio.create_task(self._main_task(), name=f"{type(self).__name__}._main")
+        self._task.add_done_callback(self._on_main_done)
+        self._forward_task = asyncio.create_task(
+            self._forward_events(), name=f"{type(self).__name__}._forward"
+        )
+
+    def _on_main_done(self, task: asyncio.Task[None]) -> None:
+        self._event_ch.close()
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            logger.error("%s: VAD stream failed", self._vad.label, exc_info=exc)
+
+    @abstractmethod
+    async def _main_task(self) -> None:
+        """Read ``self._input_ch`` and send ``VADEvent`` objects to ``self._event_ch``."""
+
+    async def _forward_events(self) -> None:
+        interval = self._vad.capabilities.update_interval
+        # about one metrics event per second of analysed audio
+        per_report = max(1, round(1.0 / interval))
+        inference_total = 0.0
+        count = 0
+        speaking = False
+        idle_since = time.perf_counter()
+        try:
+            async for ev in self._event_ch:
+                if ev.type == VADEventType.START_OF_SPEECH:
+                    speaking = True
+                elif ev.type == VADEventType.END_OF_SPEECH:
+                    speaking = False
+                    idle_since = time.perf_counter()
+                elif ev.type == VADEventType.INFERENCE_DONE:
+                    inference_total += ev.inference_duration
+                    count += 1
+                    if count >= per_report:
+                        idle = 0.0 if speaking else time.perf_counter() - idle_since
+                        self._vad.emit(
+                            "metrics_collected",
+                            VADMetrics(
+                                label=self._vad.label,
+                                timestamp=time.time(),
+                                idle_time=idle,
+                                inference_duration_total=inference_total,
+                                inference_count=count,
+                                metadata=Metadata(
+                                    model_name=self._vad.model, model_provider=self._vad.provider
+                                ),
+                            ),
+                        )
+                        inference_total = 0.0
+                        count = 0
+                self._out_ch.send_nowait(ev)
+        finally:
+            self._out_ch.close()
+
+    def _check_can_push(self, what: str) -> None:
+        if self._closed:
+            raise RuntimeError(f"{what}: the VAD stream is closed")
+        if self._input_ended:
+            raise RuntimeError(f"{what}: end_input() was already called on this VAD stream")
+
+    def push_frame(self, frame: rtc.AudioFrame) -> None:
+        """Queue one frame of audio for analysis."""
+        self._check_can_push("push_frame")
+        if not isinstance(frame, rtc.AudioFrame):
+            raise TypeError(f"push_frame expects an rtc.AudioFrame, got {type(frame).__name__}")
+        self._input_ch.send_nowait(frame)
+
+    def flush(self) -> None:
+        """Mark a segment boundary in the input."""
+        self._check_can_push("flush")
+        self._input_ch.send_nowait(_FlushSentinel())
+
+    def end_input(self) -> None:
+        """No more audio will be pushed; iteration ends once the queued audio is analysed."""
+        self.flush()
+        self._input_ended = True
+        self._input_ch.close()
+
+    async def aclose(self) -> None:
+        """Stop the stream now and wait until its tasks have finished."""
+        self._closed = True
+        self._input_ch.close()
+        await aio.cancel_and_wait(self._task)
+        self._event_ch.close()
+        await aio.cancel_and_wait(self._forward_task)
+        self._out_ch.close()
+        # events not consumed yet are dropped: iterating a closed stream ends at once
+        while not self._out_ch.empty():
+            self._out_ch.recv_nowait()
+
+    async def __anext__(self) -> VADEvent:
+        try:
+            return await self._out_ch.recv()
+        except aio.ChanClosed:
+            if (
+                self._task.done()
+                and not self._task.cancelled()
+                and (exc := self._task.exception()) is not None
+            ):
+                raise exc from None
+            raise StopAsyncIteration from None
+
+    def __aiter__(self) -> AsyncIterator[VADEvent]:
+        return self
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
