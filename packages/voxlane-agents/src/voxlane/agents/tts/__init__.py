@@ -1,0 +1,22 @@
+"""Text-to-speech: base classes for TTS plugins, the audio emitter, and adapters."""
+
+from .audio_emitter import TIMED_TRANSCRIPTS_KEY, AudioEmitter, SynthesizedAudio, TimedString
+from .tts import (
+    TTS,
+    ChunkedStream,
+    SynthesizeStream,
+    TTSCapabilities,
+    TTSError,
+)
+
+__all__ = [
+    "TIMED_TRANSCRIPTS_KEY",
+    "TTS",
+    "AudioEmitter",
+    "ChunkedStream",
+    "SynthesizeStream",
+    "SynthesizedAudio",
+    "TTSCapabilities",
+    "TTSError",
+    "TimedString",
+]
