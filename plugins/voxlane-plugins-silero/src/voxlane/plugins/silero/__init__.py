@@ -1,12 +1,55 @@
-"""Voxlane plugin `silero`. Model implementations are added as they land; none is registered before it exists."""
+"""Voxlane plugin ``silero``: Silero voice activity detection on onnxruntime, fully offline.
+
+The ONNX model ships inside this package (``resources/silero_vad.onnx``, MIT licence alongside).
+
+    from voxlane.plugins import silero
+    vad = silero.VAD.load()
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 from voxlane.agents.plugin import PluginInfo, hookimpl
 
+from .onnx_model import bundled_model_path
+from .vad import VAD, VADOptions, VADStream
 from .version import __version__
 
-__all__ = ["__version__"]
+__all__ = ["VAD", "VADOptions", "VADStream", "__version__", "bundled_model_path"]
+
+MODEL_NAME = "silero"
+
+
+def _vad_factory(*, model: str | None = None, variant: str | None = None, **kwargs: Any) -> VAD:
+    if model not in (None, MODEL_NAME):
+        raise ValueError(
+            f"unknown Silero VAD model {model!r}; the only model is {MODEL_NAME!r} "
+            "(use the provider string 'silero')"
+        )
+    if variant is not None:
+        raise ValueError(f"the Silero VAD has no variants, got ':{variant}'; use 'silero'")
+    return VAD.load(**kwargs)
+
+
+@hookimpl
+def register_providers(registry: Any) -> None:
+    """Register ``"silero"`` as a VAD provider."""
+    registry.register(
+        "vad",
+        "silero",
+        _vad_factory,
+        models=[MODEL_NAME],
+        default_model=MODEL_NAME,
+        capabilities={"offline": True, "sample_rates": [8000, 16000]},
+    )
 
 
 @hookimpl
 def plugin_info() -> PluginInfo:
-    return PluginInfo(name="silero", version=__version__, distribution="voxlane-plugins-silero")
+    return PluginInfo(
+        name="silero",
+        version=__version__,
+        core_requirement=">=0.1.0,<0.2",
+        distribution="voxlane-plugins-silero",
+    )
