@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 from livekit import rtc
@@ -11,6 +13,7 @@ from voxlane.agents import (
     APIConnectOptions,
     APIError,
     APIStatusError,
+    APITimeoutError,
     NotGivenOr,
 )
 from voxlane.agents.metrics import STTMetrics
@@ -227,3 +230,29 @@ def test_error_event_is_an_exception_free_dump() -> None:
         "label": "x",
         "recoverable": True,
     }
+
+
+async def test_recognize_attempt_timeout_is_retried() -> None:
+    class Slow(ScriptedSTT):
+        async def _recognize_impl(
+            self,
+            buffer: AudioBuffer,
+            *,
+            language: NotGivenOr[str] = NOT_GIVEN,
+            conn_options: APIConnectOptions,
+        ) -> SpeechEvent:
+            if self.calls == 0:
+                self.calls += 1
+                await asyncio.Event().wait()  # hangs until the base class gives up
+            return await super()._recognize_impl(
+                buffer, language=language, conn_options=conn_options
+            )
+
+    stt = Slow()
+    errors, _ = collect(stt)
+    opts = APIConnectOptions(max_retry=1, retry_interval=0.0, timeout=0.05)
+    ev = await stt.recognize(sine_frame(0.1), conn_options=opts)
+    assert ev.alternatives[0].text == "1600 samples"
+    assert len(errors) == 1
+    assert isinstance(errors[0].error, APITimeoutError)
+    assert errors[0].recoverable is True

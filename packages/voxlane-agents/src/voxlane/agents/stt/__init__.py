@@ -1,5 +1,6 @@
 """Speech-to-text: the ``STT`` interface, recognition streams, events and adapters."""
 
+from .stream_adapter import StreamAdapter, StreamAdapterWrapper
 from .stt import (
     STT,
     RecognitionUsage,
@@ -22,4 +23,6 @@ __all__ = [
     "SpeechEvent",
     "SpeechEventType",
     "SpeechStream",
+    "StreamAdapter",
+    "StreamAdapterWrapper",
 ]

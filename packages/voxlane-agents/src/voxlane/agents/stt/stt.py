@@ -23,7 +23,7 @@ from livekit import rtc
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import Self
 
-from .._exceptions import APIConnectionError, APIError, APIStatusError
+from .._exceptions import APIConnectionError, APIError, APIStatusError, APITimeoutError
 from ..metrics import Metadata, STTMetrics
 from ..types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConnectOptions, NotGivenOr
 from ..utils import aio
@@ -191,6 +191,7 @@ class STT(ABC, rtc.EventEmitter[str]):
     ) -> SpeechEvent:
         """Transcribe a buffer of audio (one frame or a list of frames).
 
+        Each attempt is bounded by ``conn_options.timeout`` (``APITimeoutError``, retryable).
         Retryable :class:`~voxlane.agents.APIError` failures are retried up to
         ``conn_options.max_retry`` times; each failure emits an ``"error"`` event. After the last
         attempt an :class:`~voxlane.agents.APIConnectionError` is raised.
@@ -213,9 +214,16 @@ class STT(ABC, rtc.EventEmitter[str]):
         while True:
             try:
                 started = time.perf_counter()
-                event = await self._recognize_impl(
-                    buffer, language=language, conn_options=conn_options
-                )
+                try:
+                    event = await asyncio.wait_for(
+                        self._recognize_impl(buffer, language=language, conn_options=conn_options),
+                        timeout=conn_options.timeout,
+                    )
+                except asyncio.TimeoutError:
+                    raise APITimeoutError(
+                        f"{self.label}: recognize() took longer than {conn_options.timeout} s "
+                        "(conn_options.timeout)"
+                    ) from None
                 duration = time.perf_counter() - started
             except APIError as e:
                 if conn_options.max_retry == 0 or not e.retryable:
