@@ -1,14 +1,56 @@
 """Plugin system: pluggy hooks, entry-point discovery and the provider registry."""
 
 from .hookspecs import hookimpl, hookspec
-from .registry import MODEL_KINDS, ModelKind, PluginInfo, ProviderEntry, ProviderString
+from .manager import (
+    DownloadResult,
+    PluginLoadError,
+    PluginStatus,
+    PluginVersionWarning,
+    ProviderSummary,
+    get_plugin_manager,
+    get_registry,
+    list_plugins,
+    register_plugin,
+    reset_plugin_manager,
+    resolve_provider,
+    run_download_files,
+    unregister_plugin,
+)
+from .registry import (
+    MODEL_KINDS,
+    ModelKind,
+    ModelNotFoundError,
+    PluginInfo,
+    ProviderConflictError,
+    ProviderEntry,
+    ProviderNotFoundError,
+    ProviderRegistry,
+    ProviderString,
+)
 
 __all__ = [
     "MODEL_KINDS",
+    "DownloadResult",
     "ModelKind",
+    "ModelNotFoundError",
     "PluginInfo",
+    "PluginLoadError",
+    "PluginStatus",
+    "PluginVersionWarning",
+    "ProviderConflictError",
     "ProviderEntry",
+    "ProviderNotFoundError",
+    "ProviderRegistry",
     "ProviderString",
+    "ProviderSummary",
+    "get_plugin_manager",
+    "get_registry",
     "hookimpl",
     "hookspec",
+    "list_plugins",
+    "register_plugin",
+    "reset_plugin_manager",
+    "resolve_provider",
+    "run_download_files",
+    "unregister_plugin",
 ]
