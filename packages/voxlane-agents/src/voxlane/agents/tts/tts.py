@@ -222,6 +222,8 @@ class _SynthesisBase(ABC):
         return self
 
     async def __anext__(self) -> SynthesizedAudio:
+        if self._closed:
+            raise StopAsyncIteration  # aclose() discards audio that was not consumed yet
         try:
             return await self._event_ch.recv()
         except aio.ChanClosed:
@@ -303,7 +305,15 @@ class _SynthesisBase(ABC):
                 exc = emitter.task.exception()
                 if exc is not None:
                     raise exc  # decoding failed: stop the plugin, report the decoder's error
-            await run_task
+            try:
+                await run_task
+            except Exception:
+                if emitter.has_pushed_audio and not emitter.task.done():
+                    # deliver the audio that was pushed before the failure, then fail
+                    emitter.end_input()
+                    with contextlib.suppress(Exception):
+                        await emitter.join()
+                raise
             emitter.end_input()
             await emitter.join()
         finally:
