@@ -33,7 +33,10 @@ def _espeak(text: str, path: Path) -> tuple[npt.NDArray[np.int16], int]:
 def _resample(pcm: npt.NDArray[np.int16], src: int, dst: int) -> npt.NDArray[np.int16]:
     resampler = rtc.AudioResampler(src, dst, num_channels=1)
     out = [*resampler.push(rtc.AudioFrame(pcm.tobytes(), src, 1, pcm.size)), *resampler.flush()]
-    return np.concatenate([np.frombuffer(f.data, dtype=np.int16) for f in out]).copy()
+    merged: npt.NDArray[np.int16] = np.concatenate(
+        [np.frombuffer(f.data, dtype=np.int16) for f in out]
+    )
+    return merged
 
 
 @pytest.fixture(scope="module")

