@@ -150,6 +150,14 @@ async def test_vad_segments_become_final_transcripts() -> None:
     texts = [e.alternatives[0].text for e in events if e.alternatives]
     # each segment is its speech plus the 0.2 s of quiet that ended it
     assert texts == ["0.70 seconds", "0.50 seconds"]
+    # transcripts are placed on the stream's timeline (segments end where the VAD ended them)
+    spans = [
+        t
+        for e in events
+        if e.alternatives
+        for t in (e.alternatives[0].start_time, e.alternatives[0].end_time)
+    ]
+    assert spans == pytest.approx([0.2, 0.9, 1.1, 1.6])
     assert [lang for _, lang in stt.calls] == ["de", "de"]
     assert events[2].request_id == "r1"
 

@@ -1,5 +1,6 @@
 """Speech-to-text: the ``STT`` interface, recognition streams, events and adapters."""
 
+from .fallback_adapter import AvailabilityChangedEvent, FallbackAdapter, FallbackRecognizeStream
 from .stream_adapter import StreamAdapter, StreamAdapterWrapper
 from .stt import (
     STT,
@@ -15,6 +16,9 @@ from .stt import (
 
 __all__ = [
     "STT",
+    "AvailabilityChangedEvent",
+    "FallbackAdapter",
+    "FallbackRecognizeStream",
     "RecognitionUsage",
     "RecognizeStream",
     "STTCapabilities",

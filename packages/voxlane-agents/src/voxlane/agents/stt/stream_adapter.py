@@ -7,12 +7,13 @@ engine's ``recognize()`` and comes back as one FINAL_TRANSCRIPT.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any
 
 from ..types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConnectOptions, NotGivenOr
 from ..utils import aio
-from ..utils.audio import AudioBuffer, merge_frames
+from ..utils.audio import AudioBuffer, calculate_audio_duration, merge_frames
 from ..vad import VAD, VADEventType, VADStream
 from .stt import STT, RecognizeStream, SpeechEvent, SpeechEventType, STTCapabilities
 
@@ -26,8 +27,10 @@ class StreamAdapter(STT):
     """Make a non-streaming STT streaming by segmenting the audio with a VAD.
 
     VAD START_OF_SPEECH becomes START_OF_SPEECH; VAD END_OF_SPEECH becomes END_OF_SPEECH followed
-    by a FINAL_TRANSCRIPT of the segment. A failed recognition is reported (the wrapped STT's
-    ``"error"`` event is re-emitted here) and the stream goes on with the next segment.
+    by a FINAL_TRANSCRIPT of the segment, whose times are moved onto the stream's timeline (the
+    segment ends at the VAD event's ``timestamp``; ``start_time_offset`` is added). A failed
+    recognition is reported (the wrapped STT's ``"error"`` event is re-emitted here) and the
+    stream goes on with the next segment.
     """
 
     def __init__(self, *, stt: STT, vad: VAD) -> None:
@@ -47,6 +50,8 @@ class StreamAdapter(STT):
         self._stt = stt
         self._vad = vad
         self._label = f"stt.StreamAdapter<{stt.label}>"
+        # FallbackAdapter sets this: a failed segment must end the stream so it can fail over
+        self._raise_recognition_errors = False
         self._stt.on("metrics_collected", self._forward_metrics)
         self._stt.on("error", self._forward_error)
 
@@ -103,6 +108,7 @@ class StreamAdapter(STT):
             wrapped_stt=self._stt,
             language=language,
             conn_options=conn_options,
+            raise_recognition_errors=self._raise_recognition_errors,
         )
 
     def prewarm(self) -> None:
@@ -125,8 +131,10 @@ class StreamAdapterWrapper(RecognizeStream):
         wrapped_stt: STT,
         language: NotGivenOr[str],
         conn_options: APIConnectOptions,
+        raise_recognition_errors: bool = False,
     ) -> None:
         self._vad = vad
+        self._raise_recognition_errors = raise_recognition_errors
         self._wrapped_stt = wrapped_stt
         self._language = language
         self._wrapped_conn_options = conn_options
@@ -162,6 +170,8 @@ class StreamAdapterWrapper(RecognizeStream):
                     except asyncio.CancelledError:
                         raise
                     except Exception:
+                        if self._raise_recognition_errors:
+                            raise
                         # already emitted as an "error" event by the wrapped STT
                         logger.exception(
                             "%s: recognition of a speech segment failed; skipping it",
@@ -170,11 +180,24 @@ class StreamAdapterWrapper(RecognizeStream):
                         continue
                     if not result.alternatives or not result.alternatives[0].text.strip():
                         continue
+                    # place the segment on the stream's timeline: it ends where the VAD ended it
+                    seg_end = ev.timestamp
+                    seg_start = max(0.0, seg_end - calculate_audio_duration(ev.frames))
+                    offset = self.start_time_offset
+                    alternatives = [
+                        dataclasses.replace(
+                            d,
+                            start_time=offset + seg_start + d.start_time,
+                            end_time=offset
+                            + (seg_start + d.end_time if d.end_time > 0 else seg_end),
+                        )
+                        for d in result.alternatives
+                    ]
                     self._event_ch.send_nowait(
                         SpeechEvent(
                             type=SpeechEventType.FINAL_TRANSCRIPT,
                             request_id=result.request_id,
-                            alternatives=list(result.alternatives),
+                            alternatives=alternatives,
                         )
                     )
 

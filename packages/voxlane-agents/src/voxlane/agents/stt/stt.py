@@ -232,7 +232,8 @@ class STT(ABC, rtc.EventEmitter[str]):
                 if attempt >= conn_options.max_retry:
                     self._emit_error(e, recoverable=False)
                     raise APIConnectionError(
-                        f"{self.label}: failed to recognize speech after {attempt + 1} attempts"
+                        f"{self.label}: failed to recognize speech after {attempt + 1} "
+                        f"attempts, last error: {e.message}"
                     ) from e
                 self._emit_error(e, recoverable=True)
                 logger.warning(
@@ -377,10 +378,17 @@ class RecognizeStream(ABC):
         self._closed = False
 
         self._task = asyncio.create_task(self._main_task(), name=f"{type(self).__name__}._main")
-        self._task.add_done_callback(lambda _: self._event_ch.close())
+        self._task.add_done_callback(self._on_main_done)
         self._forward_task = asyncio.create_task(
             self._forward_events(), name=f"{type(self).__name__}._forward"
         )
+
+    def _on_main_done(self, task: asyncio.Task[None]) -> None:
+        self._event_ch.close()
+        if not task.cancelled():
+            # the failure was emitted as an "error" event and is raised to the consumer; mark
+            # it retrieved so a stream nobody iterates does not log "never retrieved"
+            task.exception()
 
     @property
     def start_time_offset(self) -> float:
@@ -437,7 +445,7 @@ class RecognizeStream(ABC):
             self._stt._emit_error(e, recoverable=False)
             raise APIConnectionError(
                 f"{self._stt.label}: recognition stream failed after {self._num_retries + 1} "
-                "attempts"
+                f"attempts, last error: {e.message}"
             ) from e
         self._stt._emit_error(e, recoverable=True)
         logger.warning(
