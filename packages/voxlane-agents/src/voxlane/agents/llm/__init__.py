@@ -16,6 +16,16 @@ from .chat_context import (
     ReadOnlyChatContext,
     ReadOnlyError,
 )
+from .llm import (
+    LLM,
+    ChatChunk,
+    ChoiceDelta,
+    CollectedResponse,
+    CompletionUsage,
+    FunctionToolCall,
+    LLMError,
+    LLMStream,
+)
 from .tool_context import (
     FunctionTool,
     FunctionToolInfo,
@@ -45,19 +55,27 @@ from .tool_execution import (
 from .tool_schema import is_context_type
 
 __all__ = [
+    "LLM",
     "AgentConfigUpdate",
     "AgentHandoff",
     "AudioContent",
+    "ChatChunk",
     "ChatContent",
     "ChatContext",
     "ChatItem",
     "ChatMessage",
     "ChatRole",
+    "ChoiceDelta",
+    "CollectedResponse",
+    "CompletionUsage",
     "FunctionCall",
     "FunctionCallOutput",
     "FunctionTool",
+    "FunctionToolCall",
     "FunctionToolInfo",
     "ImageContent",
+    "LLMError",
+    "LLMStream",
     "MetricsReport",
     "NamedToolChoice",
     "ProviderTool",

@@ -1,0 +1,406 @@
+"""The LLM interface: :class:`LLM` (the model) and :class:`LLMStream` (one streamed completion).
+
+Plugin authors implement :meth:`LLM.chat` returning an :class:`LLMStream` subclass whose
+``_run()`` sends :class:`ChatChunk` objects to ``self._event_ch``. The base class owns retries,
+cancellation, metrics and error events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Literal
+
+from livekit import rtc
+from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import Self
+
+from .._exceptions import APIConnectionError, APIError, APIStatusError
+from ..metrics import LLMMetrics
+from ..metrics.base import Metadata
+from ..types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConnectOptions, NotGivenOr
+from ..utils import aio
+from .chat_context import ChatContext, ChatRole
+from .tool_context import Tool, ToolChoice
+
+logger = logging.getLogger("voxlane.agents.llm")
+
+
+class CompletionUsage(BaseModel):
+    """Token counts reported by the provider for one completion."""
+
+    completion_tokens: int
+    prompt_tokens: int
+    prompt_cached_tokens: int = 0
+    cache_creation_tokens: int = 0
+    cache_read_tokens: int = 0
+    total_tokens: int
+    service_tier: str | None = None
+
+
+class FunctionToolCall(BaseModel):
+    """A complete tool call produced by the model (``arguments`` is a JSON string)."""
+
+    type: Literal["function"] = "function"
+    name: str
+    arguments: str
+    call_id: str
+    extra: dict[str, Any] | None = None
+
+
+class ChoiceDelta(BaseModel):
+    """The new text and/or tool calls carried by one chunk."""
+
+    role: ChatRole | None = None
+    content: str | None = None
+    tool_calls: list[FunctionToolCall] = Field(default_factory=list)
+    extra: dict[str, Any] | None = None
+
+
+class ChatChunk(BaseModel):
+    """One piece of a streamed completion: a delta and/or the final usage."""
+
+    id: str
+    delta: ChoiceDelta | None = None
+    usage: CompletionUsage | None = None
+
+
+@dataclass
+class CollectedResponse:
+    """A whole completion gathered by :meth:`LLMStream.collect`."""
+
+    text: str = ""
+    tool_calls: list[FunctionToolCall] = field(default_factory=list)
+    usage: CompletionUsage | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class LLMError(BaseModel):
+    """Payload of the ``"error"`` event of an :class:`LLM`.
+
+    ``recoverable`` is True when the base class is going to retry.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    type: Literal["llm_error"] = "llm_error"
+    timestamp: float
+    label: str
+    error: Exception = Field(..., exclude=True)
+    recoverable: bool
+
+
+class LLM(ABC, rtc.EventEmitter[str]):
+    """Base class of every language model.
+
+    Events: ``"metrics_collected"`` (:class:`~voxlane.agents.metrics.LLMMetrics`) and
+    ``"error"`` (:class:`LLMError`).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._label = f"{type(self).__module__}.{type(self).__name__}"
+
+    @property
+    def label(self) -> str:
+        """A human-readable identifier (module and class name by default)."""
+        return self._label
+
+    @property
+    def model(self) -> str:
+        """The model name; plugins override this."""
+        return "unknown"
+
+    @property
+    def provider(self) -> str:
+        """The provider name; plugins override this."""
+        return "unknown"
+
+    @abstractmethod
+    def chat(
+        self,
+        *,
+        chat_ctx: ChatContext,
+        tools: list[Tool] | None = None,
+        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+        parallel_tool_calls: NotGivenOr[bool] = NOT_GIVEN,
+        tool_choice: NotGivenOr[ToolChoice] = NOT_GIVEN,
+        extra_kwargs: NotGivenOr[dict[str, Any]] = NOT_GIVEN,
+    ) -> LLMStream:
+        """Start a streamed completion for ``chat_ctx``."""
+
+    def prewarm(self) -> None:
+        """Warm up connections or load weights ahead of the first request (optional)."""
+
+    async def aclose(self) -> None:
+        """Release the model's resources."""
+
+    def _emit_error(self, error: Exception, *, recoverable: bool) -> None:
+        self.emit(
+            "error",
+            LLMError(timestamp=time.time(), label=self.label, error=error, recoverable=recoverable),
+        )
+
+    def _metadata(self) -> Metadata:
+        return Metadata(model_name=self.model, model_provider=self.provider)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class _ChunkChan(aio.Chan[ChatChunk]):
+    """The plugin-facing channel: remembers whether anything was emitted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent_any = False
+
+    def send_nowait(self, item: ChatChunk) -> None:
+        if not isinstance(item, ChatChunk):
+            raise TypeError(
+                f"LLMStream._event_ch accepts llm.ChatChunk objects, got {type(item).__name__}"
+            )
+        super().send_nowait(item)
+        self.sent_any = True
+
+
+class LLMStream(ABC):
+    """One streamed completion: an async iterator of :class:`ChatChunk` objects.
+
+    Also an async context manager; :meth:`aclose` cancels the request. A failed attempt is
+    retried (``conn_options``) only while no chunk has been emitted; once output went out, the
+    error is raised instead, so nothing is duplicated.
+    """
+
+    def __init__(
+        self,
+        llm: LLM,
+        *,
+        chat_ctx: ChatContext,
+        tools: list[Tool],
+        conn_options: APIConnectOptions,
+    ) -> None:
+        self._llm = llm
+        self._chat_ctx = chat_ctx
+        self._tools = list(tools)
+        self._conn_options = conn_options
+        self._event_ch: _ChunkChan = _ChunkChan()
+        self._out_ch: aio.Chan[ChatChunk] = aio.Chan()
+        self._num_retries = 0
+        self._closed = False
+        self._started_at = time.perf_counter()
+
+        self._task = asyncio.create_task(self._main_task(), name=f"{type(self).__name__}._main")
+        self._task.add_done_callback(self._on_main_done)
+        self._forward_task = asyncio.create_task(
+            self._forward_and_measure(), name=f"{type(self).__name__}._metrics"
+        )
+
+    @property
+    def chat_ctx(self) -> ChatContext:
+        return self._chat_ctx
+
+    @property
+    def tools(self) -> list[Tool]:
+        return list(self._tools)
+
+    @property
+    def conn_options(self) -> APIConnectOptions:
+        return self._conn_options
+
+    @abstractmethod
+    async def _run(self) -> None:
+        """Call the provider and send :class:`ChatChunk` objects to ``self._event_ch``."""
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _on_main_done(self, task: asyncio.Task[None]) -> None:
+        self._event_ch.close()
+        if not task.cancelled():
+            task.exception()  # retrieved here; re-raised to the consumer by __anext__
+
+    async def _main_task(self) -> None:
+        while True:
+            try:
+                await self._run()
+                return
+            except APIStatusError as e:
+                if e.status_code == 499:
+                    logger.debug("%s: request cancelled by the provider (499)", self._llm.label)
+                    return
+                await self._handle_attempt_error(e)
+            except APIError as e:
+                await self._handle_attempt_error(e)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                self._llm._emit_error(e, recoverable=False)
+                raise
+
+    async def _handle_attempt_error(self, e: APIError) -> None:
+        max_retry = self._conn_options.max_retry
+        if self._event_ch.sent_any:
+            self._llm._emit_error(e, recoverable=False)
+            logger.warning(
+                "%s: completion failed after output was streamed; not retrying so nothing is "
+                "duplicated: %s",
+                self._llm.label,
+                e,
+            )
+            raise e
+        if max_retry == 0 or not e.retryable:
+            self._llm._emit_error(e, recoverable=False)
+            raise e
+        if self._num_retries >= max_retry:
+            self._llm._emit_error(e, recoverable=False)
+            raise APIConnectionError(
+                f"{self._llm.label}: failed to generate a completion after "
+                f"{self._num_retries + 1} attempts"
+            ) from e
+        self._llm._emit_error(e, recoverable=True)
+        logger.warning(
+            "%s: completion failed, retrying (%d of %d): %s",
+            self._llm.label,
+            self._num_retries + 1,
+            max_retry,
+            e,
+        )
+        await asyncio.sleep(self._conn_options._interval_for_retry(self._num_retries))
+        self._num_retries += 1
+
+    async def _forward_and_measure(self) -> None:
+        start = self._started_at
+        ttft = -1.0
+        request_id = ""
+        usage: CompletionUsage | None = None
+        try:
+            async for chunk in self._event_ch:
+                if not request_id and chunk.id:
+                    request_id = chunk.id
+                if (
+                    ttft < 0
+                    and chunk.delta is not None
+                    and (chunk.delta.content or chunk.delta.tool_calls)
+                ):
+                    ttft = time.perf_counter() - start
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                self._out_ch.send_nowait(chunk)
+        finally:
+            self._out_ch.close()
+        duration = time.perf_counter() - start
+        completion = usage.completion_tokens if usage else 0
+        self._llm.emit(
+            "metrics_collected",
+            LLMMetrics(
+                label=self._llm.label,
+                request_id=request_id,
+                timestamp=time.time(),
+                duration=duration,
+                ttft=ttft,
+                cancelled=self._closed and not self._task_succeeded(),
+                completion_tokens=completion,
+                prompt_tokens=usage.prompt_tokens if usage else 0,
+                prompt_cached_tokens=usage.prompt_cached_tokens if usage else 0,
+                total_tokens=usage.total_tokens if usage else 0,
+                tokens_per_second=completion / duration if duration > 0 else 0.0,
+                metadata=self._llm._metadata(),
+            ),
+        )
+
+    def _task_succeeded(self) -> bool:
+        t = self._task
+        return t.done() and not t.cancelled() and t.exception() is None
+
+    # -- public API -------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Cancel the request and wait until the stream's tasks have finished."""
+        self._closed = True
+        await aio.cancel_and_wait(self._task)
+        self._event_ch.close()
+        try:
+            await asyncio.shield(self._forward_task)
+        except asyncio.CancelledError:
+            await aio.cancel_and_wait(self._forward_task)
+            raise
+        while not self._out_ch.empty():
+            self._out_ch.recv_nowait()
+
+    async def collect(self) -> CollectedResponse:
+        """Consume the stream and gather its text, tool calls and usage."""
+        text: list[str] = []
+        response = CollectedResponse()
+        async for chunk in self:
+            if chunk.delta is not None:
+                if chunk.delta.content:
+                    text.append(chunk.delta.content)
+                response.tool_calls.extend(chunk.delta.tool_calls)
+                if chunk.delta.extra:
+                    response.extra.update(chunk.delta.extra)
+            if chunk.usage is not None:
+                response.usage = chunk.usage
+        response.text = "".join(text)
+        return response
+
+    def to_str_iterable(self) -> AsyncIterable[str]:
+        """The text deltas only, as an async iterable of strings."""
+
+        async def _texts() -> AsyncIterator[str]:
+            async for chunk in self:
+                if chunk.delta is not None and chunk.delta.content:
+                    yield chunk.delta.content
+
+        return _texts()
+
+    async def __anext__(self) -> ChatChunk:
+        try:
+            return await self._out_ch.recv()
+        except aio.ChanClosed:
+            if (
+                self._task.done()
+                and not self._task.cancelled()
+                and (exc := self._task.exception()) is not None
+            ):
+                raise exc from exc.__cause__
+            raise StopAsyncIteration from None
+
+    def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        return self
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+__all__ = [
+    "LLM",
+    "ChatChunk",
+    "ChoiceDelta",
+    "CollectedResponse",
+    "CompletionUsage",
+    "FunctionToolCall",
+    "LLMError",
+    "LLMStream",
+    "ToolChoice",
+]
