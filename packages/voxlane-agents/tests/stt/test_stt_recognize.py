@@ -25,6 +25,7 @@ from voxlane.agents.stt import (
     STTCapabilities,
     STTError,
 )
+from voxlane.agents.tts import TimedString
 from voxlane.agents.types import NOT_GIVEN, is_given
 from voxlane.agents.utils.audio import AudioBuffer, merge_frames
 
@@ -256,3 +257,10 @@ async def test_recognize_attempt_timeout_is_retried() -> None:
     assert len(errors) == 1
     assert isinstance(errors[0].error, APITimeoutError)
     assert errors[0].recoverable is True
+
+
+def test_speech_data_carries_timed_words() -> None:
+    words = [TimedString("hello", start_time=0.1, end_time=0.4)]
+    data = SpeechData(language="en", text="hello", words=words)
+    assert data.words is not None and data.words[0].start_time == 0.1
+    assert data.speaker_id is None and data.confidence == 0.0

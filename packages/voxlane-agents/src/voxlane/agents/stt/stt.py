@@ -25,6 +25,7 @@ from typing_extensions import Self
 
 from .._exceptions import APIConnectionError, APIError, APIStatusError, APITimeoutError
 from ..metrics import Metadata, STTMetrics
+from ..tts.audio_emitter import TimedString
 from ..types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConnectOptions, NotGivenOr
 from ..utils import aio
 from ..utils.audio import AudioBuffer, calculate_audio_duration
@@ -74,8 +75,8 @@ class SpeechData:
     """One transcription hypothesis.
 
     Times are in seconds from the start of the stream's audio (including ``start_time_offset``).
-    ``words`` holds word-level strings (``TimedString`` carries start/end times) when the engine
-    aligns its transcript.
+    ``words`` holds the words with their times (``TimedString``) when the engine aligns its
+    transcript.
     """
 
     language: str
@@ -85,7 +86,7 @@ class SpeechData:
     confidence: float = 0.0
     speaker_id: str | None = None
     is_primary_speaker: bool | None = None
-    words: list[str] | None = None
+    words: list[TimedString] | None = None
     source_languages: list[str] | None = None
     target_language: str | None = None
     source_text: str | None = None
