@@ -1,0 +1,15 @@
+"""The worker: options, LiveKit agent protocol client, and load reporting."""
+
+from ..job.types import JobExecutorType
+from .options import WorkerEnvOption, WorkerOptions, WorkerPermissions, WorkerType
+from .worker import Worker, WorkerConnectionError
+
+__all__ = [
+    "JobExecutorType",
+    "Worker",
+    "WorkerConnectionError",
+    "WorkerEnvOption",
+    "WorkerOptions",
+    "WorkerPermissions",
+    "WorkerType",
+]
