@@ -2,10 +2,13 @@
 
 Not imported by ``import voxlane.agents``; import it explicitly in tests::
 
-    from voxlane.agents.testing import VirtualClockEventLoop, run_with_virtual_clock
+    from voxlane.agents.testing import FakeSTT, FakeTTS, FakeVAD, run_with_virtual_clock
 
-See :mod:`voxlane.agents.testing.clock` for the virtual clock and its pytest-asyncio integration
-(:mod:`voxlane.agents.testing.pytest_plugin`).
+- :mod:`voxlane.agents.testing.clock`: :class:`VirtualClockEventLoop` (time advances only when
+  every task is idle) and its pytest-asyncio integration
+  (:mod:`voxlane.agents.testing.pytest_plugin`, marker ``@pytest.mark.virtual_clock``).
+- :mod:`voxlane.agents.testing.fakes`: scripted models built on the real base classes.
+- :mod:`voxlane.agents.testing.conformance`: reusable test suites for plugins (imports pytest).
 """
 
 from .clock import (
@@ -17,13 +20,47 @@ from .clock import (
     run_with_virtual_clock,
     wait_idle,
 )
+from .fakes import (
+    FakeChunkedStream,
+    FakeRecognizeStream,
+    FakeSTT,
+    FakeSynthesizeStream,
+    FakeTTS,
+    FakeVAD,
+    FakeVADStream,
+    FaultPlan,
+    InjectedFault,
+    RecognizeCall,
+    ScriptedTranscript,
+    SpeechSegment,
+    audio_pattern,
+    split_frame,
+    tone,
+    tone_pcm,
+)
 
 __all__ = [
+    "FakeChunkedStream",
+    "FakeRecognizeStream",
+    "FakeSTT",
+    "FakeSynthesizeStream",
+    "FakeTTS",
+    "FakeVAD",
+    "FakeVADStream",
+    "FaultPlan",
+    "InjectedFault",
+    "RecognizeCall",
+    "ScriptedTranscript",
+    "SpeechSegment",
     "VirtualClockEventLoop",
     "advance",
+    "audio_pattern",
     "current_virtual_loop",
     "hold_clock",
     "now",
     "run_with_virtual_clock",
+    "split_frame",
+    "tone",
+    "tone_pcm",
     "wait_idle",
 ]

@@ -1,0 +1,26 @@
+"""Scripted fakes of every model interface, built on the real base classes."""
+
+from ._faults import FaultPlan, InjectedFault
+from .audio import audio_pattern, split_frame, tone, tone_pcm
+from .stt import FakeRecognizeStream, FakeSTT, RecognizeCall, ScriptedTranscript
+from .tts import FakeChunkedStream, FakeSynthesizeStream, FakeTTS
+from .vad import FakeVAD, FakeVADStream, SpeechSegment
+
+__all__ = [
+    "FakeChunkedStream",
+    "FakeRecognizeStream",
+    "FakeSTT",
+    "FakeSynthesizeStream",
+    "FakeTTS",
+    "FakeVAD",
+    "FakeVADStream",
+    "FaultPlan",
+    "InjectedFault",
+    "RecognizeCall",
+    "ScriptedTranscript",
+    "SpeechSegment",
+    "audio_pattern",
+    "split_frame",
+    "tone",
+    "tone_pcm",
+]
