@@ -403,13 +403,18 @@ async def test_aclose_leaves_no_task_behind() -> None:
     assert asyncio.all_tasks() - before == set()
 
 
-async def test_stream_adapter_members_are_closed_with_the_adapter() -> None:
+async def test_metrics_of_wrapped_members_reach_the_adapter_once() -> None:
     inner = BufferEngine("x")
     adapter = adapter_of(inner, vad=PeakVAD())
-    wrapper = adapter._members[0].streaming
-    assert isinstance(wrapper, StreamAdapter)
+    assert isinstance(adapter._members[0].streaming, StreamAdapter)
     seen: list[STTMetrics] = []
-    wrapper.on("metrics_collected", seen.append)
+    adapter.on("metrics_collected", seen.append)
+    async with adapter.stream() as stream:
+        stream.push_frame(noise())
+        stream.push_frame(noise(amplitude=0))
+        stream.end_input()
+        assert [d.text for d in finals([ev async for ev in stream])] == ["x: 0.50s"]
+    assert [m.audio_duration for m in seen] == pytest.approx([0.5])
     await adapter.aclose()
     await inner.recognize(noise())
-    assert seen == []
+    assert len(seen) == 1  # detached by aclose

@@ -241,3 +241,11 @@ def test_bad_arguments_are_rejected() -> None:
         StreamAdapter(stt="whisper", vad=LoudnessVAD())  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="vad="):
         StreamAdapter(stt=BufferSTT(), vad=None)  # type: ignore[arg-type]
+
+
+async def test_no_listener_is_left_on_the_wrapped_stt() -> None:
+    stt = BufferSTT()
+    adapter = StreamAdapter(stt=stt, vad=LoudnessVAD())  # never closed, as in a session
+    await run(adapter, TWO_TURNS[:3])
+    await adapter.recognize(tone(0.1))
+    assert all(not callbacks for callbacks in stt._events.values())

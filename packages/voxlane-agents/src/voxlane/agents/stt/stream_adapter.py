@@ -52,8 +52,21 @@ class StreamAdapter(STT):
         self._label = f"stt.StreamAdapter<{stt.label}>"
         # FallbackAdapter sets this: a failed segment must end the stream so it can fail over
         self._raise_recognition_errors = False
-        self._stt.on("metrics_collected", self._forward_metrics)
-        self._stt.on("error", self._forward_error)
+        # the wrapped STT's events are relayed only while this adapter uses it, so adapters
+        # created per session (and never closed) leave no listener behind on a shared STT
+        self._users = 0
+
+    def _attach(self) -> None:
+        if self._users == 0:
+            self._stt.on("metrics_collected", self._forward_metrics)
+            self._stt.on("error", self._forward_error)
+        self._users += 1
+
+    def _detach(self) -> None:
+        self._users = max(0, self._users - 1)
+        if self._users == 0:
+            self._stt.off("metrics_collected", self._forward_metrics)
+            self._stt.off("error", self._forward_error)
 
     def _forward_metrics(self, metrics: Any) -> None:
         self.emit("metrics_collected", metrics)
@@ -94,7 +107,11 @@ class StreamAdapter(STT):
         conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
     ) -> SpeechEvent:
         """Delegate to the wrapped STT (its retries, metrics and errors apply)."""
-        return await self._stt.recognize(buffer, language=language, conn_options=conn_options)
+        self._attach()
+        try:
+            return await self._stt.recognize(buffer, language=language, conn_options=conn_options)
+        finally:
+            self._detach()
 
     def stream(
         self,
@@ -115,9 +132,9 @@ class StreamAdapter(STT):
         self._stt.prewarm()
 
     async def aclose(self) -> None:
-        """Detach from the wrapped STT (which stays open: its owner closes it)."""
-        self._stt.off("metrics_collected", self._forward_metrics)
-        self._stt.off("error", self._forward_error)
+        """Stop relaying the wrapped STT's events (the STT stays open: its owner closes it)."""
+        self._users = 1
+        self._detach()
 
 
 class StreamAdapterWrapper(RecognizeStream):
@@ -139,9 +156,17 @@ class StreamAdapterWrapper(RecognizeStream):
         self._language = language
         self._wrapped_conn_options = conn_options
         self._vad_stream: VADStream | None = None
+        self._adapter = stt
         super().__init__(stt=stt, conn_options=_NO_RETRY)
 
     async def _run(self) -> None:
+        self._adapter._attach()
+        try:
+            await self._transcribe_segments()
+        finally:
+            self._adapter._detach()
+
+    async def _transcribe_segments(self) -> None:
         vad_stream = self._vad.stream()
         self._vad_stream = vad_stream
 
