@@ -418,3 +418,24 @@ async def test_metrics_of_wrapped_members_reach_the_adapter_once() -> None:
     await adapter.aclose()
     await inner.recognize(noise())
     assert len(seen) == 1  # detached by aclose
+
+
+async def test_recognize_fails_over_on_timeout() -> None:
+    class Hanging(Engine):
+        async def _recognize_impl(
+            self,
+            buffer: AudioBuffer,
+            *,
+            language: NotGivenOr[str] = NOT_GIVEN,
+            conn_options: APIConnectOptions,
+        ) -> SpeechEvent:
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
+
+    hanging, b = Hanging("slow"), Engine("b")
+    adapter = FallbackAdapter([hanging, b], attempt_timeout=0.05, max_retry_per_stt=0)
+    log = availability_log(adapter)
+    ev = await adapter.recognize(noise())
+    assert ev.alternatives[0].text == "b: 0.25s"
+    assert log == [("slow", False)]
+    await adapter.aclose()
