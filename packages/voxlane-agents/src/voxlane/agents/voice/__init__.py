@@ -1,6 +1,8 @@
 """The voice runtime: Agent, AgentSession, RunContext, SpeechHandle, events and I/O contracts."""
 
 from . import io
+from .agent import Agent, AgentTask, InlineTask, ModelSettings, TurnDetectionMode
+from .agent_session import AgentSession, SessionConnectOptions, VoiceOptions
 from .events import (
     AgentEvent,
     AgentFalseInterruptionEvent,
@@ -17,23 +19,33 @@ from .events import (
     UserState,
     UserStateChangedEvent,
 )
+from .run_context import RunContext
 from .speech_handle import SpeechHandle
 
 __all__ = [
+    "Agent",
     "AgentEvent",
     "AgentFalseInterruptionEvent",
+    "AgentSession",
     "AgentState",
     "AgentStateChangedEvent",
+    "AgentTask",
     "CloseEvent",
     "CloseReason",
     "ConversationItemAddedEvent",
     "ErrorEvent",
     "FunctionToolsExecutedEvent",
+    "InlineTask",
     "MetricsCollectedEvent",
+    "ModelSettings",
+    "RunContext",
+    "SessionConnectOptions",
     "SpeechCreatedEvent",
     "SpeechHandle",
+    "TurnDetectionMode",
     "UserInputTranscribedEvent",
     "UserState",
     "UserStateChangedEvent",
+    "VoiceOptions",
     "io",
 ]

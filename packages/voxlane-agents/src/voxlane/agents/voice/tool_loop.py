@@ -1,0 +1,336 @@
+"""The reply pipeline of one speech step and the tool loop around it.
+
+``run_reply_step`` waits until the speech queue authorizes the speech, streams the LLM node's
+text through the transcription/TTS nodes to the outputs, runs the tool calls concurrently,
+records what was really said (only the played part when interrupted), then either finishes the
+speech or schedules the next step that answers the tool outputs. ``speak`` plays a fixed text
+(``session.say``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from livekit import rtc
+
+from .. import llm as llm_mod
+from ..llm import ChatContext, ChatMessage, StopResponse
+from ..llm.tool_execution import ToolExecutionOutput, execute_function_call
+from ..utils import aio
+from .agent import ModelSettings, _task_scope
+from .events import FunctionToolsExecutedEvent
+from .generation import (
+    perform_audio_forwarding,
+    perform_llm_inference,
+    perform_text_forwarding,
+    perform_tts_inference,
+    played_text,
+    tee_text,
+)
+from .run_context import RunContext
+from .speech_handle import SpeechHandle, _running_tool_speech
+
+if TYPE_CHECKING:
+    from .agent_activity import AgentActivity
+
+logger = logging.getLogger("voxlane.agents.voice")
+
+
+async def _wait_authorized(speech: SpeechHandle) -> bool:
+    """Wait for the queue to authorize ``speech``; False if it was interrupted first."""
+    auth = asyncio.ensure_future(speech._wait_for_authorization())
+    intr = asyncio.ensure_future(speech._wait_interrupted())
+    try:
+        await asyncio.wait([auth, intr], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await aio.cancel_and_wait(auth, intr)
+    return not speech.interrupted
+
+
+async def _one_text(text: str) -> AsyncIterator[str]:
+    yield text
+
+
+async def _play(
+    activity: AgentActivity,
+    speech: SpeechHandle,
+    text_source: AsyncIterable[str],
+    audio_source: AsyncIterable[rtc.AudioFrame] | None,
+    *,
+    started_at: float,
+) -> tuple[str, bool]:
+    """Send one step's text (and audio) to the outputs; return (text said, interrupted)."""
+    session = activity.session
+    agent = activity.agent
+    settings = ModelSettings()
+    audio_output = session.output.audio
+    text_output = session.output.transcription
+    tasks: list[asyncio.Task[Any]] = []
+    audio_data = None
+    use_audio = audio_output is not None and (audio_source is not None or activity.tts is not None)
+    if use_audio:
+        assert audio_output is not None
+        if audio_source is None:
+            tee_task, (tr_ch, tts_ch) = tee_text(text_source, 2)
+            tts_task, tts_data = perform_tts_inference(
+                agent.tts_node(tts_ch, settings), started_at=started_at
+            )
+            tasks += [tee_task, tts_task]
+            frames: AsyncIterable[rtc.AudioFrame] = tts_data.audio_ch
+            tr_source: AsyncIterable[str] = tr_ch
+        else:
+            frames, tr_source = audio_source, text_source
+        audio_task, audio_data = perform_audio_forwarding(audio_output, frames)
+        text_task, text_data = perform_text_forwarding(
+            text_output, agent.transcription_node(tr_source, settings)
+        )
+        tasks += [audio_task, text_task]
+        first_out: asyncio.Future[None] = audio_data.first_frame_fut
+    else:
+        text_task, text_data = perform_text_forwarding(
+            text_output, agent.transcription_node(text_source, settings)
+        )
+        tasks.append(text_task)
+        first_out = text_data.first_text_fut
+
+    def _on_first_output(_: Any) -> None:
+        if not speech.interrupted and session._activity is activity:
+            session._update_agent_state("speaking")
+
+    first_out.add_done_callback(_on_first_output)
+    try:
+        await speech.wait_if_not_interrupted(list(tasks))
+        if (
+            not speech.interrupted
+            and audio_output is not None
+            and audio_data is not None
+            and audio_data.pushed_duration > 0
+        ):
+            playout = asyncio.ensure_future(audio_output.wait_for_playout())
+            await speech.wait_if_not_interrupted([playout])
+            if not playout.done():
+                playout.cancel()
+        interrupted = speech.interrupted
+        if interrupted:
+            await aio.cancel_and_wait(*tasks)
+            if audio_output is not None and audio_data is not None:
+                if audio_data.pushed_duration <= 0:
+                    return "", True
+                audio_output.clear_buffer()
+                ev = await audio_output.wait_for_playout()
+                if ev.synchronized_transcript is not None:
+                    return ev.synchronized_transcript, True
+                return (
+                    played_text(text_data.text, ev.playback_position, audio_data.pushed_duration),
+                    True,
+                )
+            return text_data.text, True
+        for t in tasks:
+            if t.done() and not t.cancelled() and t.exception() is not None:
+                raise t.exception()  # type: ignore[misc]
+        return text_data.text, False
+    finally:
+        first_out.remove_done_callback(_on_first_output)
+        await aio.cancel_and_wait(*tasks)
+
+
+def _execute_tools(
+    activity: AgentActivity,
+    speech: SpeechHandle,
+    tool_ctx: llm_mod.ToolContext,
+    calls: AsyncIterable[llm_mod.FunctionCall],
+) -> tuple[asyncio.Task[None], list[ToolExecutionOutput]]:
+    """Run each tool call as soon as it arrives; outputs keep the order of the calls."""
+    outputs: list[ToolExecutionOutput] = []
+
+    async def _one(call: llm_mod.FunctionCall) -> ToolExecutionOutput:
+        _running_tool_speech.set(speech)
+        _task_scope.set(activity)
+        ctx: RunContext[Any] = RunContext(
+            session=activity.session, speech_handle=speech, function_call=call
+        )
+        mocked = activity.session._mocked_tool(activity.agent, call.name)
+        if mocked is not None:
+            tool_ctx_ = llm_mod.ToolContext([mocked])
+            return await execute_function_call(tool_ctx_, call, context=ctx)
+        return await execute_function_call(tool_ctx, call, context=ctx)
+
+    async def _run() -> None:
+        tasks: list[asyncio.Task[ToolExecutionOutput]] = []
+        try:
+            async for call in calls:
+                tasks.append(asyncio.create_task(_one(call), name=f"tool_{call.name}"))
+            results = await asyncio.gather(*tasks)
+            outputs.extend(results)
+        finally:
+            await aio.cancel_and_wait(*tasks)
+
+    return asyncio.create_task(_run(), name="tool_execution"), outputs
+
+
+async def run_reply_step(
+    activity: AgentActivity,
+    speech: SpeechHandle,
+    *,
+    chat_ctx: ChatContext,
+    user_message: ChatMessage | None,
+    tool_choice: Any,
+    step: int,
+) -> None:
+    """One generation step of ``speech`` (see module docstring)."""
+    session = activity.session
+    agent = activity.agent
+    loop = asyncio.get_running_loop()
+    llm_task: asyncio.Task[None] | None = None
+    exec_task: asyncio.Task[None] | None = None
+    try:
+        if user_message is not None:
+            # recorded before the LLM runs: a failing LLM never loses the user's turn
+            activity._add_item(user_message)
+            if chat_ctx.get_by_id(user_message.id) is None:
+                chat_ctx.insert(user_message)
+        if not await _wait_authorized(speech):
+            speech._mark_generation_done()
+            speech._mark_done()
+            return
+        session._update_agent_state("thinking")
+        tools = agent.tools
+        started = loop.time()
+        llm_task, llm_data = perform_llm_inference(
+            agent.llm_node(chat_ctx, tools, ModelSettings(tool_choice=tool_choice)),
+            started_at=started,
+        )
+        exec_task, outputs = _execute_tools(
+            activity, speech, llm_mod.ToolContext(tools), llm_data.function_ch
+        )
+        text, interrupted = await _play(
+            activity, speech, llm_data.text_ch, None, started_at=started
+        )
+        if interrupted:
+            await aio.cancel_and_wait(llm_task)
+        else:
+            await llm_task  # surfaces LLM errors
+        new_items: list[Any] = []
+        if text:
+            msg = ChatMessage(
+                id=llm_data.id, role="assistant", content=[text], interrupted=interrupted
+            )
+            activity._add_item(msg, speech=speech)
+            new_items.append(msg)
+        speech._mark_generation_done()
+        if interrupted:
+            await aio.cancel_and_wait(exec_task)
+            speech._mark_done()
+            return
+        await exec_task
+        if not outputs:
+            speech._mark_done()
+            return
+        await _after_tools(activity, speech, chat_ctx, outputs, new_items, tool_choice, step)
+    except asyncio.CancelledError:
+        speech._mark_generation_done()
+        speech._mark_done()
+        raise
+    except Exception as e:
+        logger.exception("the reply of speech %s failed", speech.id)
+        await aio.cancel_and_wait(llm_task, exec_task)
+        activity._on_reply_error(e)
+        speech._mark_generation_done()
+        speech._mark_done(e)
+
+
+async def _after_tools(
+    activity: AgentActivity,
+    speech: SpeechHandle,
+    chat_ctx: ChatContext,
+    outputs: list[ToolExecutionOutput],
+    new_items: list[Any],
+    tool_choice: Any,
+    step: int,
+) -> None:
+    session = activity.session
+    ev = FunctionToolsExecutedEvent(
+        function_calls=[o.fnc_call for o in outputs],
+        function_call_outputs=[o.fnc_call_out for o in outputs],
+    )
+    for o in outputs:
+        activity._add_item(o.fnc_call, speech=speech)
+        new_items.append(o.fnc_call)
+        if o.fnc_call_out is not None:
+            activity._add_item(o.fnc_call_out, speech=speech)
+            new_items.append(o.fnc_call_out)
+    activity._emit_tools_executed(ev)
+
+    handoffs = [o.agent_handoff for o in outputs if o.agent_handoff is not None]
+    new_agent = None
+    if len(handoffs) > 1:
+        logger.error(
+            "%d tools asked for a handoff in the same step; a step may hand off to one agent "
+            "only, so none was done",
+            len(handoffs),
+        )
+    elif handoffs and not ev._handoff_cancelled:
+        new_agent = handoffs[0]
+        session.update_agent(new_agent)
+
+    stop = any(isinstance(o.raw_exception, StopResponse) for o in outputs)
+    reply_required = any(o.reply_required for o in outputs) and not stop
+    if not reply_required or ev._reply_cancelled or activity._closed:
+        speech._mark_done()
+        return
+    next_step = step + 1
+    next_choice = tool_choice
+    if (
+        next_step >= session.options.max_tool_steps
+        or activity.draining
+        or new_agent is not None
+        or tool_choice == "none"
+    ):
+        next_choice = "none"
+    elif next_choice == "required":
+        next_choice = "auto"
+    new_ctx = chat_ctx.copy()
+    for item in new_items:
+        if new_ctx.get_by_id(item.id) is None:
+            new_ctx.insert(item)
+    activity._schedule_tool_reply(speech, chat_ctx=new_ctx, tool_choice=next_choice, step=next_step)
+
+
+async def speak(
+    activity: AgentActivity,
+    speech: SpeechHandle,
+    *,
+    text: str | AsyncIterable[str],
+    audio: AsyncIterable[rtc.AudioFrame] | None,
+    add_to_chat_ctx: bool,
+) -> None:
+    """Play a fixed text (and optional pre-made audio): the body of ``session.say``."""
+    try:
+        if not await _wait_authorized(speech):
+            speech._mark_generation_done()
+            speech._mark_done()
+            return
+        source = _one_text(text) if isinstance(text, str) else text
+        said, interrupted = await _play(
+            activity, speech, source, audio, started_at=asyncio.get_running_loop().time()
+        )
+        if add_to_chat_ctx and said:
+            msg = ChatMessage(role="assistant", content=[said], interrupted=interrupted)
+            activity._add_item(msg, speech=speech)
+        speech._mark_generation_done()
+        speech._mark_done()
+    except asyncio.CancelledError:
+        speech._mark_generation_done()
+        speech._mark_done()
+        raise
+    except Exception as e:
+        logger.exception("say() of speech %s failed", speech.id)
+        activity._on_reply_error(e)
+        speech._mark_generation_done()
+        speech._mark_done(e)
+
+
+__all__ = ["run_reply_step", "speak"]
