@@ -43,6 +43,7 @@ class ScriptedLLM(LLM):
         self.attempts = list(attempts)
         self.runs = 0
         self.name = name
+        self._label = f"scripted-{name}"
         self.streams: list[ScriptedStream] = []
         self.hanging = asyncio.Event()
         self.chat_kwargs: list[dict[str, Any]] = []

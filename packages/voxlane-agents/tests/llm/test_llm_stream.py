@@ -7,7 +7,7 @@ import pytest
 from llm_scripted_helpers import FAST, Attempt, ScriptedLLM, retryable
 
 from voxlane.agents._exceptions import APIConnectionError, APIError, APIStatusError
-from voxlane.agents.llm import ChatChunk, ChatContext, FunctionToolCall, LLMError
+from voxlane.agents.llm import LLM, ChatChunk, ChatContext, FunctionToolCall, LLMError, LLMStream
 from voxlane.agents.metrics import LLMMetrics
 from voxlane.agents.types import APIConnectOptions
 
@@ -181,7 +181,17 @@ async def test_aclose_without_consuming_and_llm_context_manager() -> None:
         stream = llm.chat(chat_ctx=ChatContext.empty())
         await stream.aclose()
     assert _own_tasks() == before
-    assert llm.label.endswith("ScriptedLLM")
+    assert llm.label == "scripted-scripted"
+
+
+def test_default_label_model_provider() -> None:
+    class Minimal(LLM):
+        def chat(self, **kwargs: Any) -> LLMStream:
+            raise NotImplementedError
+
+    m = Minimal()
+    assert m.label.endswith(".Minimal")
+    assert m.model == "unknown" and m.provider == "unknown"
 
 
 async def test_wrong_chunk_type_is_a_clear_error() -> None:
