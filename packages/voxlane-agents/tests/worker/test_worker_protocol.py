@@ -104,6 +104,7 @@ async def test_register_and_dispatch_several_jobs(harness: Harness) -> None:
         started = await harness.wait_started(i)
         assert started["room"] == "room-1"
         assert started["userdata"]["model"] == "loaded"
+        assert started["ctx_ok"]
 
     # the worker reports how many jobs it runs
     await conn.wait_for(lambda: any(s.job_count == 3 for s in conn.statuses))

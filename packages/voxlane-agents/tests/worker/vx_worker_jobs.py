@@ -17,7 +17,7 @@ from typing import Any
 
 from livekit import rtc
 
-from voxlane.agents.job import JobContext, JobProcess
+from voxlane.agents.job import JobContext, JobProcess, get_job_context
 
 
 class FakePublication:
@@ -151,6 +151,7 @@ async def entrypoint(ctx: JobContext) -> None:
         "userdata": dict(ctx.proc.userdata),
         "job_id": job_id,
         "room": ctx.job.room.name,
+        "ctx_ok": get_job_context() is ctx,
     }
     await ctx.connect()
     _write(folder / f"{job_id}.started", started)
@@ -194,3 +195,7 @@ async def entrypoint(ctx: JobContext) -> None:
         ctx.add_shutdown_callback(note)
     else:
         raise ValueError(f"unknown test mode {mode!r}")
+
+
+def failing_prewarm(proc: JobProcess) -> None:
+    raise RuntimeError("model file missing")
