@@ -2,20 +2,26 @@
 
 from ._faults import FaultPlan, InjectedFault
 from .audio import audio_pattern, split_frame, tone, tone_pcm
+from .llm import FakeLLM, FakeLLMStream, FakeResponse, FakeToolCall, LLMCall
 from .stt import FakeRecognizeStream, FakeSTT, RecognizeCall, ScriptedTranscript
 from .tts import FakeChunkedStream, FakeSynthesizeStream, FakeTTS
 from .vad import FakeVAD, FakeVADStream, SpeechSegment
 
 __all__ = [
     "FakeChunkedStream",
+    "FakeLLM",
+    "FakeLLMStream",
     "FakeRecognizeStream",
+    "FakeResponse",
     "FakeSTT",
     "FakeSynthesizeStream",
     "FakeTTS",
+    "FakeToolCall",
     "FakeVAD",
     "FakeVADStream",
     "FaultPlan",
     "InjectedFault",
+    "LLMCall",
     "RecognizeCall",
     "ScriptedTranscript",
     "SpeechSegment",
