@@ -135,7 +135,7 @@ async def test_endpointing_min_and_max_delay(
 
 
 async def test_new_speech_cancels_pending_end_of_turn(vh: Any) -> None:
-    session, log, audio_in, _, llm = await _voice_session(
+    session, _log, audio_in, _, llm = await _voice_session(
         vh,
         replies=["got it"],
         segments=[(0.2, 1.0), (1.3, 2.0)],
@@ -155,7 +155,7 @@ async def test_new_speech_cancels_pending_end_of_turn(vh: Any) -> None:
 
 async def test_interruption_keeps_only_the_played_part(vh: Any) -> None:
     long_reply = "one two three four five six seven eight nine ten eleven twelve"
-    session, log, audio_in, audio_out, _ = await _voice_session(
+    session, _log, audio_in, audio_out, _ = await _voice_session(
         vh,
         replies=[long_reply, "sure, stopping"],
         segments=[(0.2, 0.8), (3.0, 4.0)],
@@ -185,7 +185,7 @@ async def test_interruption_keeps_only_the_played_part(vh: Any) -> None:
 
 
 async def test_uninterruptible_speech_ignores_user_and_discards_audio(vh: Any) -> None:
-    session, log, audio_in, audio_out, llm = await _voice_session(
+    session, _log, audio_in, audio_out, llm = await _voice_session(
         vh,
         replies=[],
         segments=[(0.5, 1.5)],
