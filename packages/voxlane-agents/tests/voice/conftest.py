@@ -43,6 +43,8 @@ class Reply:
     text: str = ""
     calls: Sequence[Call] = ()
     error: BaseException | None = None
+    fail_attempts: int | None = None
+    """With ``error``: fail only the first N attempts (None: every attempt)."""
     chunk_delay: float = 0.0
     ttft: float = 0.0
 
@@ -84,13 +86,15 @@ class ScriptedLLM(LLM):
 class _ScriptedStream(LLMStream):
     def __init__(self, llm: ScriptedLLM, reply: Reply, **kwargs: Any) -> None:
         self._reply = reply
+        self._attempts = 0
         super().__init__(llm, **kwargs)
 
     async def _run(self) -> None:
         r = self._reply
         if r.ttft:
             await asyncio.sleep(r.ttft)
-        if r.error is not None:
+        self._attempts += 1
+        if r.error is not None and (r.fail_attempts is None or self._attempts <= r.fail_attempts):
             raise r.error
         words = r.text.split(" ") if r.text else []
         for i, w in enumerate(words):
