@@ -9,7 +9,13 @@ import pytest
 
 from voxlane.agents import APIConnectionError, APIStatusError
 from voxlane.agents.llm import FallbackAdapter
-from voxlane.agents.testing.fakes import FakeSTT, FakeTTS, FakeVAD, ScriptedTranscript, audio_pattern
+from voxlane.agents.testing.fakes import (
+    FakeSTT,
+    FakeTTS,
+    FakeVAD,
+    ScriptedTranscript,
+    audio_pattern,
+)
 from voxlane.agents.voice import Agent, AgentSession, CloseReason
 
 pytestmark = pytest.mark.virtual_clock
