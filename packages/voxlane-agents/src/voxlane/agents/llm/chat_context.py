@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from livekit import rtc
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
@@ -16,6 +16,9 @@ from typing_extensions import TypedDict
 
 from ..types import NOT_GIVEN, NotGivenOr, is_given
 from ..utils.misc import shortuuid
+
+if TYPE_CHECKING:
+    from ._provider_format import ProviderFormat, ProviderFormatData
 
 ChatRole = Literal["developer", "system", "user", "assistant"]
 """Who wrote a message. ``developer`` and ``system`` hold instructions."""
@@ -469,6 +472,18 @@ class ChatContext:
                 "(the output of ChatContext.to_dict())"
             )
         return cls(_ITEMS_ADAPTER.validate_python(data["items"]))
+
+    def to_provider_format(
+        self, format: ProviderFormat | str, *, inject_dummy_user_message: bool = True
+    ) -> tuple[list[dict[str, Any]], ProviderFormatData]:
+        """Convert to the message list a provider API expects (``"openai"`` or ``"anthropic"``).
+
+        Returns ``(messages, extra)``; for anthropic ``extra.system_messages`` holds the system
+        prompt parts, which that API takes separately.
+        """
+        from ._provider_format import to_provider_format
+
+        return to_provider_format(self, format, inject_dummy_user_message=inject_dummy_user_message)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(items={len(self._items)})"
