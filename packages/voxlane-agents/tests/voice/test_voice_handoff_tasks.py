@@ -143,3 +143,24 @@ async def test_agent_task_outside_tool_is_an_error() -> None:
     task = AskName()
     with pytest.raises(RuntimeError, match="not running"):
         task.complete("x")
+
+
+async def test_closing_during_agent_task_leaves_no_task(vh: Any) -> None:
+    import asyncio
+
+    llm = vh.ScriptedLLM([vh.Reply(calls=[vh.Call("collect_name")]), "What is your name?"])
+    session: AgentSession[None] = AgentSession(llm=llm)
+    before = set(asyncio.all_tasks())
+    host = Host()
+    await session.start(host)
+    session.generate_reply(user_input="hi")
+    for _ in range(50):
+        if isinstance(session.current_agent, AskName):
+            break
+        await vh_sleep(0.1)
+    assert isinstance(session.current_agent, AskName)
+    await session.aclose()
+    await asyncio.sleep(0)
+    leftover = [t for t in asyncio.all_tasks() - before if t is not asyncio.current_task()]
+    assert leftover == []
+    assert host.results == []

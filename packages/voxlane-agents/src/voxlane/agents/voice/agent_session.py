@@ -207,6 +207,7 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         self._close_task: asyncio.Task[None] | None = None
         self._tool_mocks: dict[str, Any] = {}
         self._room_io: Any = None
+        self._paused_activities: list[AgentActivity] = []
 
     # -- properties --------------------------------------------------------------------------
 
@@ -364,6 +365,9 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         if self._activity is not None:
             await self._activity.aclose()
             self._activity = None
+        # agents waiting for an AgentTask to finish
+        while self._paused_activities:
+            await self._paused_activities.pop().aclose()
         if self._room_io is not None:
             aclose = getattr(self._room_io, "aclose", None)
             if aclose is not None:
@@ -459,6 +463,7 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
 
     async def _run_agent_task(self, task: AgentTask[Any], *, old_activity: AgentActivity) -> None:
         old_activity.pause()
+        self._paused_activities.append(old_activity)
         self._activity = AgentActivity(task, self)
         self._agent = task
         await self._activity.start()
@@ -470,6 +475,8 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         if activity is not None:
             await activity.drain()
             await activity.aclose()
+        if old_activity in self._paused_activities:
+            self._paused_activities.remove(old_activity)
         if self._closing:
             return
         self._activity = old_activity
