@@ -466,3 +466,35 @@ def test_flags_and_options() -> None:
     assert ToolFlag.CANCELLABLE in flagged.info.flags
     assert flagged.info.on_duplicate == "reject"
     assert get_weather.info.flags == ToolFlag.NONE
+
+
+def test_kind_predicates() -> None:
+    from voxlane.agents.llm import is_function_tool, is_raw_function_tool
+
+    @function_tool(raw_schema={"name": "r", "parameters": {}})
+    async def r(raw_arguments: dict[str, Any]) -> None:
+        return None
+
+    assert is_function_tool(get_weather) and not is_raw_function_tool(get_weather)
+    assert is_raw_function_tool(r) and not is_function_tool(r)
+    assert not is_function_tool(len)
+
+
+def test_public_names() -> None:
+    import voxlane.agents.llm as llm
+
+    expected = {
+        "ChatContext", "ChatMessage", "ChatRole", "ChatItem", "FunctionCall", "FunctionCallOutput",
+        "ImageContent", "AudioContent", "AgentHandoff", "AgentConfigUpdate", "LLM", "LLMStream",
+        "ChatChunk", "ChoiceDelta", "FunctionToolCall", "CompletionUsage", "ToolChoice",
+        "function_tool", "FunctionTool", "RawFunctionTool", "Tool", "Toolset", "ToolContext",
+        "ToolError", "StopResponse", "ToolFlag", "find_function_tools", "FallbackAdapter",
+        "AvailabilityChangedEvent", "RealtimeModel", "RealtimeSession", "RealtimeCapabilities",
+        "RealtimeError", "RealtimeModelError", "GenerationCreatedEvent", "MessageGeneration",
+        "InputSpeechStartedEvent", "InputSpeechStoppedEvent", "InputTranscriptionCompleted",
+        "LLMError", "CollectedResponse", "is_context_type", "execute_function_call",
+        "prepare_function_arguments", "ToolExecutionOutput",
+    }  # fmt: skip
+    assert expected <= set(llm.__all__)
+    for name in llm.__all__:
+        assert getattr(llm, name) is not None, name

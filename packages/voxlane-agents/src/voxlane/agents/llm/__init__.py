@@ -41,6 +41,7 @@ from .realtime import (
     RealtimeSessionReconnectedEvent,
 )
 from .tool_context import (
+    DuplicateMode,
     FunctionTool,
     FunctionToolInfo,
     NamedToolChoice,
@@ -57,6 +58,7 @@ from .tool_context import (
     find_function_tools,
     function_tool,
     is_function_tool,
+    is_raw_function_tool,
 )
 from .tool_execution import (
     ToolArgumentsError,
@@ -83,6 +85,7 @@ __all__ = [
     "ChoiceDelta",
     "CollectedResponse",
     "CompletionUsage",
+    "DuplicateMode",
     "FallbackAdapter",
     "FallbackLLMStream",
     "FunctionCall",
@@ -126,6 +129,7 @@ __all__ = [
     "is_agent",
     "is_context_type",
     "is_function_tool",
+    "is_raw_function_tool",
     "make_tool_output",
     "prepare_function_arguments",
 ]

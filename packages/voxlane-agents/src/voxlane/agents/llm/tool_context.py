@@ -387,8 +387,13 @@ def function_tool(
 
 
 def is_function_tool(obj: object) -> bool:
-    """True for a :class:`FunctionTool` or :class:`RawFunctionTool`."""
-    return isinstance(obj, (FunctionTool, RawFunctionTool))
+    """True for a :class:`FunctionTool` (schema built from the signature)."""
+    return isinstance(obj, FunctionTool)
+
+
+def is_raw_function_tool(obj: object) -> bool:
+    """True for a :class:`RawFunctionTool` (schema given as-is)."""
+    return isinstance(obj, RawFunctionTool)
 
 
 def find_function_tools(obj: object) -> list[FunctionTool | RawFunctionTool]:
@@ -609,5 +614,6 @@ __all__ = [
     "find_function_tools",
     "function_tool",
     "is_function_tool",
+    "is_raw_function_tool",
     "tool_to_provider_schema",
 ]
