@@ -498,3 +498,55 @@ def test_public_names() -> None:
     assert expected <= set(llm.__all__)
     for name in llm.__all__:
         assert getattr(llm, name) is not None, name
+
+
+@function_tool
+async def uses_later_type(item: LaterModel) -> str:
+    """Refers to a model defined further down this module."""
+    return item.label
+
+
+class LaterModel(BaseModel):
+    label: str
+
+
+async def test_forward_reference_resolved_on_first_use() -> None:
+    assert list(uses_later_type.parameters_schema["properties"]) == ["item"]
+    out = await execute_function_call(
+        ToolContext([uses_later_type]), _call("uses_later_type", '{"item": {"label": "ok"}}')
+    )
+    assert out.fnc_call_out is not None and out.fnc_call_out.output == "ok"
+
+
+async def test_unresolvable_annotation_is_an_error_output_not_a_crash() -> None:
+    @function_tool
+    async def broken(x: NeverDefined) -> str:  # type: ignore[name-defined]  # noqa: F821
+        """x"""
+        return "unreachable"
+
+    with pytest.raises(TypeError, match="cannot resolve the type hints of tool 'broken'"):
+        _ = broken.parameters_schema
+    out = await execute_function_call(ToolContext([broken]), _call("broken", "{}"))
+    assert out.fnc_call_out is not None and out.fnc_call_out.is_error
+    assert out.fnc_call_out.output == INTERNAL_ERROR_MESSAGE
+
+
+async def test_local_types_in_annotations_resolve() -> None:
+    class Point(BaseModel):
+        x: int
+        y: int
+
+    @function_tool
+    async def norm1(p: Point) -> int:
+        """Manhattan norm."""
+        return abs(p.x) + abs(p.y)
+
+    @function_tool()
+    async def norm1_called(p: Point) -> int:
+        """Same, decorator called."""
+        return abs(p.x) + abs(p.y)
+
+    tctx = ToolContext([norm1, norm1_called])
+    for name in ("norm1", "norm1_called"):
+        out = await execute_function_call(tctx, _call(name, '{"p": {"x": -2, "y": 3}}'))
+        assert out.fnc_call_out is not None and out.fnc_call_out.output == "5", name

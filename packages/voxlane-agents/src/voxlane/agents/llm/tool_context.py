@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 import functools
+import sys
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, overload
 
@@ -240,12 +241,19 @@ def _validate_raw_schema(raw_schema: Any) -> dict[str, Any]:
 
 
 def _signature_or_builder(
-    fnc: Callable[..., Any], *, tool_name: str, arg_descriptions: dict[str, str], raw: bool
+    fnc: Callable[..., Any],
+    *,
+    tool_name: str,
+    arg_descriptions: dict[str, str],
+    raw: bool,
+    localns: Mapping[str, Any] | None,
 ) -> FunctionSignature | Callable[[], FunctionSignature]:
     """Build now; if an annotation names something not defined yet, build on first use."""
 
     def build() -> FunctionSignature:
-        return build_signature(fnc, tool_name=tool_name, arg_descriptions=arg_descriptions, raw=raw)
+        return build_signature(
+            fnc, tool_name=tool_name, arg_descriptions=arg_descriptions, raw=raw, localns=localns
+        )
 
     try:
         return build()
@@ -262,6 +270,7 @@ def _make_tool(
     flags: ToolFlag,
     on_duplicate: DuplicateMode,
     duplicate_scope: DuplicateScope,
+    localns: Mapping[str, Any] | None,
 ) -> FunctionTool | RawFunctionTool:
     if isinstance(fnc, _CallableTool):
         raise TypeError(f"{fnc!r} is already a tool; apply @function_tool only once")
@@ -270,7 +279,9 @@ def _make_tool(
     if raw_schema is not None:
         schema = _validate_raw_schema(raw_schema)
         tool_name = schema["name"]
-        signature = _signature_or_builder(fnc, tool_name=tool_name, arg_descriptions={}, raw=True)
+        signature = _signature_or_builder(
+            fnc, tool_name=tool_name, arg_descriptions={}, raw=True, localns=localns
+        )
         raw_info = RawFunctionToolInfo(
             name=tool_name,
             raw_schema=schema,
@@ -285,7 +296,7 @@ def _make_tool(
         raise ValueError("cannot infer the tool name; pass function_tool(name=...)")
     doc_description, arg_descriptions = parse_docstring(fnc)
     signature = _signature_or_builder(
-        fnc, tool_name=tool_name, arg_descriptions=arg_descriptions, raw=False
+        fnc, tool_name=tool_name, arg_descriptions=arg_descriptions, raw=False, localns=localns
     )
     info = FunctionToolInfo(
         name=tool_name,
@@ -370,7 +381,7 @@ def function_tool(
     if raw_schema is not None and (name is not None or description is not None):
         raise ValueError("with raw_schema, put name/description inside raw_schema")
 
-    def deco(fnc: Callable[..., Any]) -> Any:
+    def make(fnc: Callable[..., Any], localns: Mapping[str, Any] | None) -> Any:
         return _make_tool(
             fnc,
             name=name,
@@ -379,11 +390,22 @@ def function_tool(
             flags=flags,
             on_duplicate=on_duplicate,
             duplicate_scope=duplicate_scope,
+            localns=localns,
         )
 
+    def deco(fnc: Callable[..., Any]) -> Any:
+        return make(fnc, _caller_locals())
+
     if f is not None:
-        return deco(f)  # type: ignore[no-any-return]
+        return make(f, _caller_locals())  # type: ignore[no-any-return]
     return deco
+
+
+def _caller_locals() -> Mapping[str, Any] | None:
+    """The namespace where the decorator is applied (a class body or a function), so that
+    annotations naming local classes resolve."""
+    frame = sys._getframe(2)
+    return frame.f_locals if frame.f_code.co_name != "<module>" else None
 
 
 def is_function_tool(obj: object) -> bool:

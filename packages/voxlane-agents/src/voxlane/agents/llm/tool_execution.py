@@ -226,6 +226,11 @@ async def execute_function_call(
     except ToolArgumentsError as e:
         logger.warning("rejected tool call %s: %s", function_call.name, e)
         return ToolExecutionOutput(function_call, _error_output(function_call, str(e)), None, e)
+    except Exception as e:  # e.g. a tool whose signature cannot be resolved
+        logger.exception("cannot prepare the call of tool %s", function_call.name)
+        return ToolExecutionOutput(
+            function_call, _error_output(function_call, INTERNAL_ERROR_MESSAGE), None, e
+        )
 
     try:
         result = tool(*args, **kwargs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, get_args, get_origin
 
@@ -72,14 +72,18 @@ class _AnnotationsHolder:
         self.__globals__ = globalns
 
 
-def _resolve_hints(fnc: Callable[..., Any], tool_name: str) -> dict[str, Any]:
+def _resolve_hints(
+    fnc: Callable[..., Any], tool_name: str, localns: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Type hints of the parameters (the return annotation is never evaluated)."""
     target = inspect.unwrap(getattr(fnc, "__func__", fnc))
     annotations = dict(getattr(target, "__annotations__", {}) or {})
     annotations.pop("return", None)
     holder = _AnnotationsHolder(annotations, getattr(target, "__globals__", {}))
     try:
-        return typing.get_type_hints(holder, include_extras=True)
+        return typing.get_type_hints(
+            holder, globalns=holder.__globals__, localns=dict(localns or {}), include_extras=True
+        )
     except NameError as e:
         raise UnresolvedHintsError(
             f"cannot resolve the type hints of tool {tool_name!r}: {e}. Define or import the "
@@ -93,16 +97,18 @@ def build_signature(
     tool_name: str,
     arg_descriptions: dict[str, str],
     raw: bool = False,
+    localns: Mapping[str, Any] | None = None,
 ) -> FunctionSignature:
     """Inspect ``fnc`` and build its argument model and JSON schema.
 
+    ``localns`` resolves names local to where the tool was defined (e.g. a class body).
     For ``raw`` tools only context parameters and one ``raw_arguments`` parameter are allowed.
     Raises ``TypeError`` with the reason when the signature cannot be used as a tool.
     """
     params = list(inspect.signature(fnc).parameters.values())
     if _skip_first_param(fnc, params):
         params = params[1:]
-    hints = _resolve_hints(fnc, tool_name)
+    hints = _resolve_hints(fnc, tool_name, localns)
 
     context_params: list[str] = []
     positional_only: list[str] = []
