@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from voxlane.agents.llm import (
@@ -14,6 +16,7 @@ from voxlane.agents.llm import (
     ReadOnlyChatContext,
     ReadOnlyError,
 )
+from voxlane.agents.llm._provider_format import serialize_image
 
 
 def _sample() -> ChatContext:
@@ -168,3 +171,20 @@ def test_readonly_view() -> None:
     mutable = ro.copy()
     mutable.add_message(role="user", content="ok")
     assert len(mutable.items) == len(ctx.items) + 1
+
+
+def test_binary_fields_round_trip_through_json() -> None:
+    ctx = ChatContext.empty()
+    png = b"\x89PNG\r\n\x1a\n\xff\x00"
+    msg = ctx.add_message(role="user", content=[ImageContent(image=png, mime_type="image/png")])
+    msg.hash = b"\xff\xfe"
+    data = ctx.to_dict(exclude_image=False)
+    back = ChatContext.from_dict(data)
+    restored = back.items[0]
+    assert isinstance(restored, ChatMessage)
+    assert restored.hash == b"\xff\xfe"
+    img = restored.content[0]
+    # image bytes come back as an equivalent base64 data URL
+    assert isinstance(img, ImageContent)
+    assert img.image == "data:image/png;base64," + base64.b64encode(png).decode()
+    assert serialize_image(img).data == base64.b64encode(png).decode()

@@ -6,6 +6,7 @@ Items are pydantic models discriminated by their ``type`` field, so a history ro
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
@@ -79,6 +80,8 @@ class MetricsReport(TypedDict, total=False):
 
 class ChatMessage(BaseModel):
     """A message from the user, the assistant, or instructions (system/developer)."""
+
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
 
     id: str = Field(default_factory=lambda: shortuuid("item_"))
     type: Literal["message"] = "message"
@@ -451,6 +454,11 @@ class ChatContext:
                                 "cannot serialise an ImageContent holding an rtc.VideoFrame; "
                                 "use to_dict(exclude_image=True) or store the image as bytes/URL"
                             )
+                        if isinstance(part.image, bytes):
+                            # bytes become a data URL so that from_dict restores an image
+                            mime = part.mime_type or "application/octet-stream"
+                            data = base64.b64encode(part.image).decode("ascii")
+                            part = part.model_copy(update={"image": f"data:{mime};base64,{data}"})
                     if isinstance(part, AudioContent) and exclude_audio:
                         continue
                     parts.append(part)
