@@ -1,1 +1,5 @@
-"""Command-line entry points: `voxlane` and `cli.run_app`."""
+"""Command-line entry points: `cli.run_app` for agent programs (the `voxlane` script is in main)."""
+
+from .run_app import run_app
+
+__all__ = ["run_app"]

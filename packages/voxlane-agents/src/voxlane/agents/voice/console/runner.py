@@ -1,0 +1,79 @@
+"""`console` subcommand: run one job locally, in a thread, against a `ConsoleRoom`."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import signal
+import sys
+
+from ...job.types import JobExecutorType
+from ...worker.options import WorkerOptions
+from .room import ConsoleMode, ConsoleOptions, ConsoleRoom
+from .wav_io import read_wav
+
+
+def run_console(
+    opts: WorkerOptions,
+    *,
+    text_mode: bool = False,
+    input_audio: str | None = None,
+    output_audio: str | None = None,
+    transcript: str | None = None,
+) -> int:
+    """Run the agent in this terminal (or on WAV files); returns a process exit code."""
+    if (output_audio or transcript) and not input_audio:
+        print(
+            "error: --output-audio and --transcript need --input-audio (file mode)",
+            file=sys.stderr,
+        )
+        return 2
+    mode: ConsoleMode = "file" if input_audio else ("text" if text_mode else "audio")
+    if input_audio:
+        try:
+            read_wav(input_audio)
+        except (OSError, ValueError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    options = ConsoleOptions(
+        mode=mode, input_audio=input_audio, output_audio=output_audio, transcript=transcript
+    )
+    return asyncio.run(run_console_job(opts, options))
+
+
+async def run_console_job(opts: WorkerOptions, options: ConsoleOptions) -> int:
+    """Run one console job and wait for it to end."""
+    from ...worker.worker import Worker
+
+    local_opts = dataclasses.replace(
+        opts,
+        job_executor_type=JobExecutorType.THREAD,
+        num_idle_processes=0,
+        room_factory=functools.partial(ConsoleRoom, options),
+    )
+    worker = Worker(local_opts, devmode=True, register=False)
+    run_task = asyncio.create_task(worker.run())
+    await asyncio.sleep(0)
+    try:
+        ex = await worker.simulate_job(room="console", fake_job=True)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(
+                    sig, lambda: asyncio.ensure_future(ex.aclose("console interrupted"))
+                )
+            except (NotImplementedError, RuntimeError):
+                pass
+        await ex.join()
+        outcome = ex.outcome
+        if outcome is not None and not outcome.success:
+            print(f"\nthe agent failed: {outcome.error}", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        await worker.aclose()
+        await asyncio.gather(run_task, return_exceptions=True)
+
+
+__all__ = ["run_console", "run_console_job"]

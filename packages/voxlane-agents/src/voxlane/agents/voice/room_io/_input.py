@@ -1,0 +1,96 @@
+"""The linked participant's microphone as an `AudioInput` (resampled to the wanted format)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from livekit import rtc
+
+from ...utils.aio import Chan, ChanClosed, cancel_and_wait
+from ..io import AudioInput
+
+logger = logging.getLogger("voxlane.agents.room_io")
+
+AudioStreamFactory = Callable[[Any, int, int], AsyncIterator[rtc.AudioFrame]]
+"""``factory(track, sample_rate, num_channels)`` -> async iterator of frames of ``track``."""
+
+
+async def default_audio_stream(
+    track: Any, sample_rate: int, num_channels: int
+) -> AsyncIterator[rtc.AudioFrame]:
+    """Frames of a real ``rtc.RemoteAudioTrack`` through ``rtc.AudioStream``."""
+    stream = rtc.AudioStream.from_track(
+        track=track, sample_rate=sample_rate, num_channels=num_channels
+    )
+    try:
+        async for ev in stream:
+            yield ev.frame
+    finally:
+        await stream.aclose()
+
+
+class ParticipantAudioInput(AudioInput):
+    """Audio of one remote track at a time; switching tracks keeps the session's input."""
+
+    def __init__(
+        self, *, sample_rate: int, num_channels: int, stream_factory: AudioStreamFactory
+    ) -> None:
+        super().__init__(label="room-audio")
+        self._rate = sample_rate
+        self._channels = num_channels
+        self._factory = stream_factory
+        self._ch: Chan[rtc.AudioFrame] = Chan(maxsize=200)
+        self._task: asyncio.Task[None] | None = None
+        self._track_sid: str | None = None
+
+    @property
+    def track_sid(self) -> str | None:
+        return self._track_sid
+
+    def attach(self, track: Any) -> None:
+        """Start reading ``track`` (replacing the previous one)."""
+        if self._task is not None:
+            self._task.cancel()
+        self._track_sid = getattr(track, "sid", None)
+        self._task = asyncio.create_task(self._read(track))
+
+    async def detach(self) -> None:
+        await cancel_and_wait(self._task)
+        self._task = None
+        self._track_sid = None
+
+    async def _read(self, track: Any) -> None:
+        resampler: rtc.AudioResampler | None = None
+        try:
+            async for frame in self._factory(track, self._rate, self._channels):
+                frames = [frame]
+                if frame.sample_rate != self._rate:
+                    if resampler is None:
+                        resampler = rtc.AudioResampler(
+                            frame.sample_rate, self._rate, num_channels=frame.num_channels
+                        )
+                    frames = resampler.push(frame)
+                for f in frames:
+                    with contextlib.suppress(asyncio.QueueFull):
+                        self._ch.send_nowait(f)  # drop audio rather than lag behind
+        except ChanClosed:
+            return
+        except Exception:
+            logger.exception("reading the participant's audio failed")
+
+    async def __anext__(self) -> rtc.AudioFrame:
+        try:
+            return await self._ch.recv()
+        except ChanClosed:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        await self.detach()
+        self._ch.close()
+
+
+__all__ = ["AudioStreamFactory", "ParticipantAudioInput", "default_audio_stream"]
