@@ -3,6 +3,7 @@
 from ._faults import FaultPlan, InjectedFault
 from .audio import audio_pattern, split_frame, tone, tone_pcm
 from .llm import FakeLLM, FakeLLMStream, FakeResponse, FakeToolCall, LLMCall
+from .realtime import FakeRealtimeModel, FakeRealtimeSession, GenerateReplyCall, Truncation
 from .stt import FakeRecognizeStream, FakeSTT, RecognizeCall, ScriptedTranscript
 from .tts import FakeChunkedStream, FakeSynthesizeStream, FakeTTS
 from .vad import FakeVAD, FakeVADStream, SpeechSegment
@@ -11,6 +12,8 @@ __all__ = [
     "FakeChunkedStream",
     "FakeLLM",
     "FakeLLMStream",
+    "FakeRealtimeModel",
+    "FakeRealtimeSession",
     "FakeRecognizeStream",
     "FakeResponse",
     "FakeSTT",
@@ -20,11 +23,13 @@ __all__ = [
     "FakeVAD",
     "FakeVADStream",
     "FaultPlan",
+    "GenerateReplyCall",
     "InjectedFault",
     "LLMCall",
     "RecognizeCall",
     "ScriptedTranscript",
     "SpeechSegment",
+    "Truncation",
     "audio_pattern",
     "split_frame",
     "tone",

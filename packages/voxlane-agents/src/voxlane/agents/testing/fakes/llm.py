@@ -270,16 +270,17 @@ class FakeLLM(LLM):
             ".when(...) or default=..."
         )
 
-    def chat(
+    def _reply_for(
         self,
-        *,
         chat_ctx: ChatContext,
+        *,
         tools: list[Tool] | None = None,
-        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
-        parallel_tool_calls: NotGivenOr[bool] = NOT_GIVEN,
         tool_choice: NotGivenOr[ToolChoice] = NOT_GIVEN,
+        parallel_tool_calls: NotGivenOr[bool] = NOT_GIVEN,
         extra_kwargs: NotGivenOr[dict[str, Any]] = NOT_GIVEN,
-    ) -> FakeLLMStream:
+        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+    ) -> tuple[FakeResponse, list[FunctionToolCall]]:
+        """Choose and record the reply to one call (also used by FakeRealtimeModel)."""
         if not isinstance(chat_ctx, ChatContext):
             raise TypeError(f"chat_ctx must be an llm.ChatContext, got {type(chat_ctx).__name__}")
         response = self._pick(chat_ctx)
@@ -305,6 +306,26 @@ class FakeLLM(LLM):
                 conn_options=conn_options,
                 response=response,
             )
+        )
+        return response, tool_calls
+
+    def chat(
+        self,
+        *,
+        chat_ctx: ChatContext,
+        tools: list[Tool] | None = None,
+        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+        parallel_tool_calls: NotGivenOr[bool] = NOT_GIVEN,
+        tool_choice: NotGivenOr[ToolChoice] = NOT_GIVEN,
+        extra_kwargs: NotGivenOr[dict[str, Any]] = NOT_GIVEN,
+    ) -> FakeLLMStream:
+        response, tool_calls = self._reply_for(
+            chat_ctx,
+            tools=tools,
+            tool_choice=tool_choice,
+            parallel_tool_calls=parallel_tool_calls,
+            extra_kwargs=extra_kwargs,
+            conn_options=conn_options,
         )
         return FakeLLMStream(
             self,
@@ -350,6 +371,11 @@ class FakeLLMStream(LLMStream):
     @property
     def response(self) -> FakeResponse:
         return self._response
+
+    @property
+    def tool_calls(self) -> list[FunctionToolCall]:
+        """The tool calls this completion makes (ids included)."""
+        return list(self._tool_calls)
 
     async def _run(self) -> None:
         fake = self._fake
