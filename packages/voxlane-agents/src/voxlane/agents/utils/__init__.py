@@ -1,7 +1,6 @@
 """Utilities shared by the core and by plugins."""
 
-from . import aio
-from . import audio
+from . import aio, audio
 from .misc import shortuuid, time_ms
 
 __all__ = ["aio", "audio", "shortuuid", "time_ms"]

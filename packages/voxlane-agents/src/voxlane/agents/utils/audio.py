@@ -98,14 +98,13 @@ class AudioByteStream:
 
 def silence(duration: float, sample_rate: int = 16000, num_channels: int = 1) -> rtc.AudioFrame:
     """A frame of digital silence."""
-    n = int(round(duration * sample_rate))
+    n = round(duration * sample_rate)
     return rtc.AudioFrame(
         data=bytes(n * num_channels * 2),
         sample_rate=sample_rate,
         num_channels=num_channels,
         samples_per_channel=n,
     )
-
 
 
 __all__ = [

@@ -1,4 +1,7 @@
-"""Voxlane plugin `deepgram`. Model implementations are added as they land; none is registered before it exists."""
+"""Voxlane plugin `deepgram`.
+
+Model implementations are registered as they land; nothing is registered before it exists.
+"""
 
 from voxlane.agents.plugin import PluginInfo, hookimpl
 

@@ -1,4 +1,7 @@
-"""Voxlane plugin `elevenlabs`. Model implementations are added as they land; none is registered before it exists."""
+"""Voxlane plugin `elevenlabs`.
+
+Model implementations are registered as they land; nothing is registered before it exists.
+"""
 
 from voxlane.agents.plugin import PluginInfo, hookimpl
 
@@ -9,4 +12,6 @@ __all__ = ["__version__"]
 
 @hookimpl
 def plugin_info() -> PluginInfo:
-    return PluginInfo(name="elevenlabs", version=__version__, distribution="voxlane-plugins-elevenlabs")
+    return PluginInfo(
+        name="elevenlabs", version=__version__, distribution="voxlane-plugins-elevenlabs"
+    )
