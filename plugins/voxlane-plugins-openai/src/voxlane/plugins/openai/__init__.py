@@ -1,12 +1,99 @@
-"""Voxlane plugin `openai`. Model implementations are added as they land; none is registered before it exists."""
+"""Voxlane plugin ``openai``: OpenAI (and OpenAI-compatible) models on the official SDK.
+
+    from voxlane.plugins import openai
+    llm = openai.LLM(model="gpt-4.1-mini")           # or openai.LLM.with_ollama(model=...)
+    stt = openai.STT()                               # non-streaming: use with a VAD
+    tts = openai.TTS(voice="ash")
+
+Provider strings: ``"openai/<model>"`` for ``llm``, ``stt``, ``tts`` (``"openai/<model>:<voice>"``)
+. Keys come from ``api_key=`` or ``OPENAI_API_KEY``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 from voxlane.agents.plugin import PluginInfo, hookimpl
 
+from .llm import LLM, LLMStream
+from .models import (
+    CHAT_MODELS,
+    DEFAULT_CHAT_MODEL,
+    DEFAULT_STT_MODEL,
+    DEFAULT_TTS_MODEL,
+    STT_MODELS,
+    TTS_MODELS,
+)
+from .stt import STT
+from .tts import TTS, ChunkedStream
 from .version import __version__
 
-__all__ = ["__version__"]
+__all__ = ["LLM", "STT", "TTS", "ChunkedStream", "LLMStream", "__version__"]
+
+
+def _llm_factory(*, model: str | None = None, variant: str | None = None, **kwargs: Any) -> LLM:
+    if variant is not None:
+        raise ValueError(
+            f"'openai/<model>' takes no ':variant' for an LLM, got ':{variant}'; "
+            "pass options as keyword arguments instead"
+        )
+    return LLM(model=model or DEFAULT_CHAT_MODEL, **kwargs)
+
+
+def _stt_factory(*, model: str | None = None, variant: str | None = None, **kwargs: Any) -> STT:
+    if variant is not None:
+        kwargs.setdefault("language", variant)
+    return STT(model=model or DEFAULT_STT_MODEL, **kwargs)
+
+
+def _tts_factory(*, model: str | None = None, variant: str | None = None, **kwargs: Any) -> TTS:
+    if variant is not None:
+        kwargs.setdefault("voice", variant)
+    return TTS(model=model or DEFAULT_TTS_MODEL, **kwargs)
+
+
+@hookimpl
+def register_providers(registry: Any) -> None:
+    """Register ``openai`` for the ``llm``, ``stt``, ``tts``  kinds.
+
+    Model names are open-ended (new models work without a plugin release); the known ones are
+    listed for ``voxlane plugins``.
+    """
+    registry.register(
+        "llm",
+        "openai",
+        _llm_factory,
+        models=None,
+        default_model=DEFAULT_CHAT_MODEL,
+        capabilities={"streaming": True, "tools": True, "known_models": list(CHAT_MODELS)},
+    )
+    registry.register(
+        "stt",
+        "openai",
+        _stt_factory,
+        models=None,
+        default_model=DEFAULT_STT_MODEL,
+        capabilities={
+            "streaming": False,
+            "interim_results": False,
+            "known_models": list(STT_MODELS),
+        },
+    )
+    registry.register(
+        "tts",
+        "openai",
+        _tts_factory,
+        models=None,
+        default_model=DEFAULT_TTS_MODEL,
+        capabilities={"streaming": False, "known_models": list(TTS_MODELS)},
+    )
 
 
 @hookimpl
 def plugin_info() -> PluginInfo:
-    return PluginInfo(name="openai", version=__version__, distribution="voxlane-plugins-openai")
+    return PluginInfo(
+        name="openai",
+        version=__version__,
+        core_requirement=">=0.1.0,<0.2",
+        distribution="voxlane-plugins-openai",
+    )
