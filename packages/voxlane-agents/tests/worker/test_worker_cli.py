@@ -1,0 +1,118 @@
+"""cli.run_app: argument handling, download-files, and the dev-mode file watcher."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from voxlane.agents.cli import run_app
+from voxlane.agents.cli import run_app as run_app_module_fn
+from voxlane.agents.cli.run_app import build_parser, download_files
+from voxlane.agents.cli.watcher import changed_files, run_with_reload, snapshot
+
+AGENT = Path(__file__).parent / "vx_worker_agent.py"
+
+
+def test_parser_knows_every_subcommand() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["start"]).command == "start"
+    assert parser.parse_args(["dev", "--no-reload"]).no_reload
+    args = parser.parse_args(["connect", "--room", "r1", "--participant-identity", "bob"])
+    assert (args.room, args.participant_identity) == ("r1", "bob")
+    args = parser.parse_args(["console", "--input-audio", "q.wav", "--output-audio", "a.wav"])
+    assert (args.input_audio, args.output_audio) == ("q.wav", "a.wav")
+    assert parser.parse_args(["download-files"]).command == "download-files"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["connect"])  # --room is required
+
+
+def test_run_app_rejects_other_objects() -> None:
+    with pytest.raises(TypeError, match="WorkerOptions"):
+        run_app(object(), argv=["start"])  # type: ignore[arg-type]
+    assert run_app is run_app_module_fn
+
+
+def test_start_without_credentials_is_a_clear_error() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEKIT_")}
+    proc = subprocess.run(
+        [sys.executable, str(AGENT), "start"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert proc.returncode == 2
+    assert "LIVEKIT_URL" in proc.stderr
+
+
+def test_download_files_shows_each_plugin(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from voxlane.agents.plugin import manager
+
+    results = [
+        SimpleNamespace(name="silero", distribution="voxlane-plugins-silero", ok=True, error=None),
+        SimpleNamespace(name="broken", distribution=None, ok=False, error="disk full"),
+    ]
+    monkeypatch.setattr(manager, "run_download_files", lambda: results)
+    assert download_files() == 1
+    out = capsys.readouterr().out
+    assert "[1/2] ok      silero (voxlane-plugins-silero)" in out
+    assert "[2/2] FAILED  broken: disk full" in out
+    assert "1 ok, 1 failed" in out
+
+    monkeypatch.setattr(manager, "run_download_files", lambda: results[:1])
+    assert download_files() == 0
+
+
+def test_snapshot_detects_changes(tmp_path: Path) -> None:
+    (tmp_path / "agent.py").write_text("a = 1\n")
+    (tmp_path / "notes.bin").write_text("ignored")
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "x.py").write_text("ignored")
+    before = snapshot([tmp_path])
+    assert list(before) == [str(tmp_path / "agent.py")]
+    os.utime(tmp_path / "agent.py", ns=(1, 10**18))
+    (tmp_path / "new.py").write_text("")
+    assert changed_files(before, snapshot([tmp_path])) == [
+        str(tmp_path / "agent.py"),
+        str(tmp_path / "new.py"),
+    ]
+
+
+def test_dev_reload_restarts_the_worker_on_change(tmp_path: Path) -> None:
+    watched = tmp_path / "agent.py"
+    watched.write_text("x = 1\n")
+    starts = tmp_path / "starts.txt"
+    child = (
+        "import pathlib, time; "
+        f"p = pathlib.Path({str(starts)!r}); "
+        "p.write_text(p.read_text() + 'x' if p.exists() else 'x'); time.sleep(60)"
+    )
+    result: list[int] = []
+    thread = threading.Thread(
+        target=lambda: result.append(
+            run_with_reload(
+                [sys.executable, "-c", child], [tmp_path], poll_interval=0.05, max_restarts=1
+            )
+        ),
+        daemon=True,
+    )
+    thread.start()
+
+    def wait_starts(n: int) -> None:
+        deadline = time.monotonic() + 30
+        while not (starts.exists() and len(starts.read_text()) >= n):
+            assert time.monotonic() < deadline, "the worker was not (re)started"
+            time.sleep(0.02)
+
+    wait_starts(1)
+    os.utime(watched, ns=(1, 10**18))
+    wait_starts(2)
+    os.utime(watched, ns=(1, 2 * 10**18))
+    thread.join(30)
+    assert result == [0]
+    assert starts.read_text() == "xx"
