@@ -235,3 +235,46 @@ async def test_drain_refuses_new_jobs_and_waits(harness: Harness) -> None:
     harness.release("D1")
     await asyncio.wait_for(drain, 30)
     assert (await conn.wait_final_status("D1")).status == agent.JobStatus.JS_SUCCESS
+
+
+async def test_closing_the_worker_ends_jobs_and_reports_them(harness: Harness) -> None:
+    worker = await harness.start()
+    conn = await harness.server.wait_connection(0)
+    assert (await conn.dispatch("K1", metadata=harness.meta("until_terminated"))).available
+    await harness.wait_started("K1")
+    await worker.aclose()
+    status = await conn.wait_final_status("K1")
+    assert status.status == agent.JobStatus.JS_SUCCESS
+    shutdown = json.loads((harness.tmp / "K1.shutdown").read_text())
+    assert shutdown["reason"] == "the worker is shutting down"
+
+
+async def test_health_endpoints_in_dev_mode(harness: Harness) -> None:
+    import aiohttp
+
+    harness.worker = Worker(
+        WorkerOptions(
+            entrypoint_fnc=jobs.entrypoint,
+            room_factory=jobs.make_fake_room,
+            job_executor_type=JobExecutorType.THREAD,
+            ws_url=harness.server.url,
+            api_key=fake.API_KEY,
+            api_secret=fake.API_SECRET,
+            agent_name="health-agent",
+        ),
+        devmode=True,
+    )
+    harness.task = asyncio.create_task(harness.worker.run())
+    conn = await harness.server.wait_connection(0)
+    # dev mode: no load limit and no idle processes
+    assert harness.worker.load_threshold == float("inf")
+    port = harness.worker.health_port
+    assert port is not None
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"http://127.0.0.1:{port}/") as resp:
+            assert resp.status == 200 and await resp.text() == "OK"
+        async with http.get(f"http://127.0.0.1:{port}/worker") as resp:
+            info = await resp.json()
+    assert info["worker_id"] == conn.worker_id
+    assert info["agent_name"] == "health-agent"
+    assert info["active_jobs"] == 0

@@ -36,6 +36,7 @@ logger = logging.getLogger("voxlane.agents.worker")
 REGISTER_TIMEOUT = 10.0
 WS_HEARTBEAT = 30.0
 MAX_BACKOFF = 10.0
+FLUSH_TIMEOUT = 2.0
 
 EventTypes = Literal["worker_started", "worker_registered", "job_started", "job_ended"]
 
@@ -207,12 +208,15 @@ class Worker(rtc.EventEmitter[EventTypes]):
             await self._closed_ev.wait()
             return
         self._closing = True
-        self._out_ch.close()
         for fut in self._pending_assignments.values():
             fut.cancel()
         if self._pool is not None:
-            await self._pool.aclose()
-        # let final job status updates go out before closing the connection
+            await self._pool.aclose()  # ends the jobs; their final statuses get queued
+        # the send loop delivers what is queued, then stops on the closed channel
+        self._out_ch.close()
+        if self._conn_task is not None and not self._conn_task.done():
+            with contextlib.suppress(asyncio.TimeoutError, Exception):
+                await asyncio.wait_for(asyncio.shield(self._conn_task), FLUSH_TIMEOUT)
         await cancel_and_wait(self._conn_task, *self._tasks)
         if self._http_session is not None:
             await self._http_session.close()
@@ -432,10 +436,10 @@ class Worker(rtc.EventEmitter[EventTypes]):
             await asyncio.wait(
                 {send_task, recv_task, status_task}, return_when=asyncio.FIRST_COMPLETED
             )
-            if self._closing:
+            if self._closing and not send_task.done():
                 # flush what is queued (final job statuses) before leaving
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(send_task), 2.0)
+                    await asyncio.wait_for(asyncio.shield(send_task), FLUSH_TIMEOUT)
         finally:
             await cancel_and_wait(send_task, recv_task, status_task)
         return True
