@@ -1,0 +1,5 @@
+"""The plugin's logger."""
+
+import logging
+
+logger = logging.getLogger("voxlane.plugins.anthropic")
