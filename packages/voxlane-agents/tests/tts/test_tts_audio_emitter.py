@@ -101,7 +101,7 @@ async def test_frame_size_ms_and_stereo() -> None:
     assert out[-1].is_final and not any(ev.is_final for ev in out[:-1])
 
 
-async def test_flush_emits_partial_frame_without_ending() -> None:
+async def test_flush_emits_partial_frame_marked_final_without_ending() -> None:
     ch: aio.Chan[SynthesizedAudio] = aio.Chan()
     em = AudioEmitter(label="test", dst_ch=ch)
     em.initialize(request_id="r", sample_rate=10000, num_channels=1, frame_size_ms=100)
@@ -112,7 +112,7 @@ async def test_flush_emits_partial_frame_without_ending() -> None:
     await em.join()
     out = await drain(ch)
     assert [ev.frame.samples_per_channel for ev in out] == [500, 1000]
-    assert [ev.is_final for ev in out] == [False, True]
+    assert [ev.is_final for ev in out] == [True, True]  # each flush ends with a final frame
 
 
 async def test_stream_segments_each_end_with_a_final_frame() -> None:

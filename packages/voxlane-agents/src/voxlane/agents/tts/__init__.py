@@ -1,6 +1,7 @@
 """Text-to-speech: base classes for TTS plugins, the audio emitter, and adapters."""
 
 from .audio_emitter import TIMED_TRANSCRIPTS_KEY, AudioEmitter, SynthesizedAudio, TimedString
+from .stream_adapter import StreamAdapter, StreamAdapterWrapper
 from .tts import (
     TTS,
     ChunkedStream,
@@ -14,6 +15,8 @@ __all__ = [
     "TTS",
     "AudioEmitter",
     "ChunkedStream",
+    "StreamAdapter",
+    "StreamAdapterWrapper",
     "SynthesizeStream",
     "SynthesizedAudio",
     "TTSCapabilities",

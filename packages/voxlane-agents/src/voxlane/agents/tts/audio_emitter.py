@@ -4,8 +4,9 @@ A plugin's ``_run(output_emitter)`` calls ``initialize(...)`` once, then ``push(
 arrives (raw PCM, WAV, or an encoded format decoded with PyAV), ``push_timed_transcript(...)`` when
 the provider reports word/sentence timings, and, for streams, ``start_segment``/``end_segment``
 around each flushed piece of text. The emitter decodes, re-cuts the audio into fixed-size frames,
-marks the last frame of each segment ``is_final`` and attaches the timed transcripts to the frames
-(``frame.userdata["lk.timed_transcripts"]``) so the runtime can sync transcriptions with playout.
+marks the last frame before each flush (so the last one of each segment) ``is_final`` and
+attaches the timed transcripts to the frames (``frame.userdata["lk.timed_transcripts"]``) so the
+runtime can sync transcriptions with playout.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ class TimedString(str):
 class SynthesizedAudio:
     """One frame of synthesized speech.
 
-    ``is_final`` marks the last frame of a segment (streams) or of the whole request (chunked).
+    ``is_final`` marks the last frame before a flush: the end of a segment (streams), of the
+    request (chunked), or of any unit the plugin flushed explicitly.
     ``delta_text`` is the text of the timed transcripts attached to this frame, if any.
     """
 
@@ -167,24 +169,23 @@ class _Segment:
         self._transcripts.extend(items)
 
     def flush(self) -> None:
-        """Emit the audio decoded so far, even if it does not fill a whole frame."""
+        """Emit everything decoded so far; the last frame sent is marked ``is_final``."""
         if self._av_task is not None:
             self._check_av()
-        for frame in self._bstream.flush():
-            self._hold(frame)
-
-    async def finish(self) -> None:
-        """End of segment: drain the decoder and send the held frame as final."""
-        if self._sync is not None:
-            self._frame_pcm(self._sync.finish())
-        if self._av is not None and self._av_task is not None:
-            self._av.end_input()
-            await self._av_task
         for frame in self._bstream.flush():
             self._hold(frame)
         if self._held is not None:
             self._send(self._held, is_final=True)
             self._held = None
+
+    async def finish(self) -> None:
+        """End of segment: drain the decoder, then flush."""
+        if self._sync is not None:
+            self._frame_pcm(self._sync.finish())
+        if self._av is not None and self._av_task is not None:
+            self._av.end_input()
+            await self._av_task
+        self.flush()
 
     async def aclose(self) -> None:
         if self._av is not None:
@@ -352,7 +353,12 @@ class AudioEmitter:
             self._msg_ch.send_nowait(_Transcript(converted))
 
     def flush(self) -> None:
-        """Emit the audio buffered so far even if it does not fill a whole frame."""
+        """Send the audio buffered so far now (a short frame if needed), marked ``is_final``.
+
+        Without a flush the emitter keeps the latest frame back until more audio arrives or the
+        segment ends, so it can mark the real last frame ``is_final``. Call ``flush()`` when the
+        provider finished a unit (e.g. a sentence) and no more audio is coming soon.
+        """
         self._require_config("flush")
         if self._segment_open and not self._input_ended:
             self._msg_ch.send_nowait(_Flush())

@@ -320,41 +320,32 @@ class _SynthesisBase(ABC):
             await aio.cancel_and_wait(run_task)
 
     async def _metrics_task(self) -> None:
+        # a segment's metrics are emitted when the next segment starts or the output ends
+        seg: _SegmentAccount | None = None
         seg_index = -1
-        seg_id: str | None = None
-        seg_first_frame: float | None = None
-        seg_audio = 0.0
-        request_id = ""
         first_frame_at: float | None = None
+        request_id = ""
         total_audio = 0.0
-        seg_open = False
         try:
             async for ev in self._raw_ch:
                 now = time.perf_counter()
                 if first_frame_at is None:
                     first_frame_at = now
                     request_id = ev.request_id
-                if not seg_open or ev.segment_id != seg_id:
+                if seg is None or ev.segment_id != seg.segment_id:
+                    if seg is not None and self._streamed:
+                        self._emit_segment_metrics(seg, cancelled=False)
                     seg_index += 1
-                    seg_id = ev.segment_id
-                    seg_first_frame = now
-                    seg_audio = 0.0
-                    seg_open = True
+                    seg = _SegmentAccount(seg_index, ev.segment_id, ev.request_id, now)
                 duration = ev.frame.samples_per_channel / ev.frame.sample_rate
-                seg_audio += duration
+                seg.audio_duration += duration
                 total_audio += duration
                 with contextlib.suppress(aio.ChanClosed):
                     self._event_ch.send_nowait(ev)
-                if self._streamed and ev.is_final and seg_first_frame is not None:
-                    self._emit_segment_metrics(
-                        seg_index, ev.segment_id, ev.request_id, seg_first_frame, seg_audio, False
-                    )
-                    seg_open = False
+            failed = self._cancelled or self.exception is not None
             if self._streamed:
-                if seg_open and seg_first_frame is not None:
-                    self._emit_segment_metrics(
-                        seg_index, seg_id or "", request_id, seg_first_frame, seg_audio, True
-                    )
+                if seg is not None:
+                    self._emit_segment_metrics(seg, cancelled=failed)
             elif first_frame_at is not None:
                 self._emit_metrics(
                     request_id=request_id,
@@ -362,31 +353,23 @@ class _SynthesisBase(ABC):
                     duration=time.perf_counter() - self._started_at,
                     audio_duration=total_audio,
                     characters_count=self._segment_text(0)[0],
-                    cancelled=self._cancelled or self.exception is not None,
+                    cancelled=failed,
                     segment_id=None,
                 )
         finally:
             self._event_ch.close()
 
-    def _emit_segment_metrics(
-        self,
-        index: int,
-        segment_id: str,
-        request_id: str,
-        first_frame_at: float,
-        audio_duration: float,
-        cancelled: bool,
-    ) -> None:
-        chars, text_started = self._segment_text(index)
+    def _emit_segment_metrics(self, seg: _SegmentAccount, *, cancelled: bool) -> None:
+        chars, text_started = self._segment_text(seg.index)
         start = text_started if text_started is not None else self._started_at
         self._emit_metrics(
-            request_id=request_id,
-            ttfb=max(0.0, first_frame_at - start),
+            request_id=seg.request_id,
+            ttfb=max(0.0, seg.first_frame_at - start),
             duration=time.perf_counter() - start,
-            audio_duration=audio_duration,
+            audio_duration=seg.audio_duration,
             characters_count=chars,
             cancelled=cancelled or self._cancelled,
-            segment_id=segment_id or None,
+            segment_id=seg.segment_id or None,
         )
 
     def _emit_metrics(
@@ -416,6 +399,15 @@ class _SynthesisBase(ABC):
             metadata=Metadata(model_name=self._tts.model, model_provider=self._tts.provider),
         )
         self._tts.emit("metrics_collected", metrics)
+
+
+@dataclass
+class _SegmentAccount:
+    index: int
+    segment_id: str
+    request_id: str
+    first_frame_at: float
+    audio_duration: float = 0.0
 
 
 def _retrieve_exception(task: asyncio.Task[None]) -> None:
