@@ -1,5 +1,7 @@
 """LLM interfaces: chat history, tools, the LLM/LLMStream base classes and realtime models."""
 
+from typing import TYPE_CHECKING, Any
+
 from .chat_context import (
     AgentConfigUpdate,
     AgentHandoff,
@@ -70,10 +72,31 @@ from .tool_execution import (
 )
 from .tool_schema import is_context_type
 
+# AsyncToolset/AsyncRunContext build on the voice runtime's RunContext, which imports this
+# package: they are loaded on first access to avoid an import cycle.
+_LAZY = {"AsyncRunContext": "async_toolset", "AsyncToolset": "async_toolset"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from .async_toolset import AsyncRunContext, AsyncToolset
+
 __all__ = [
     "LLM",
     "AgentConfigUpdate",
     "AgentHandoff",
+    "AsyncRunContext",
+    "AsyncToolset",
     "AudioContent",
     "AvailabilityChangedEvent",
     "ChatChunk",

@@ -67,6 +67,7 @@ class AgentActivity:
         self._idle.set()
         self._subscribed: list[tuple[Any, str, Any]] = []
         self._turn_detection = self._resolve_turn_detection()
+        self._extra_tools: list[Any] = []
 
     # -- models and options (agent's value, else the session's) -----------------------------
 
@@ -97,6 +98,11 @@ class AgentActivity:
     @property
     def realtime_llm_session(self) -> Any:
         return None
+
+    @property
+    def tools(self) -> list[Any]:
+        """The agent's tools plus the toolsets of its MCP servers."""
+        return [*self._agent.tools, *self._extra_tools]
 
     @property
     def allow_interruptions(self) -> bool:
@@ -168,6 +174,7 @@ class AgentActivity:
         self._agent._activity = self
         self._started = True
         self._ensure_instructions(self._agent.instructions)
+        self._extra_tools = await self._session._session_tools.prepare(self._agent)
         for model in (self.llm, self.stt, self.tts, self.vad):
             if model is None:
                 continue
@@ -303,7 +310,7 @@ class AgentActivity:
         self._ensure_instructions(instructions)
 
     async def update_tools(self, tools: list[Any]) -> None:
-        return None
+        await self._session._session_tools.setup_tools(tools, agent=self._agent)
 
     async def update_chat_ctx(self, chat_ctx: ChatContext) -> None:
         self._ensure_instructions(self._agent.instructions)

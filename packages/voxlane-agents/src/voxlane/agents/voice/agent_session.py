@@ -36,6 +36,7 @@ from .events import (
 )
 from .io import AgentInput, AgentOutput
 from .run_context import Userdata_T
+from .session_tools import SessionTools
 from .speech_handle import SpeechHandle
 
 if TYPE_CHECKING:
@@ -208,6 +209,7 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         self._tool_mocks: dict[str, Any] = {}
         self._room_io: Any = None
         self._paused_activities: list[AgentActivity] = []
+        self._session_tools = SessionTools(self)
 
     # -- properties --------------------------------------------------------------------------
 
@@ -368,6 +370,7 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         # agents waiting for an AgentTask to finish
         while self._paused_activities:
             await self._paused_activities.pop().aclose()
+        await self._session_tools.aclose()
         if self._room_io is not None:
             aclose = getattr(self._room_io, "aclose", None)
             if aclose is not None:

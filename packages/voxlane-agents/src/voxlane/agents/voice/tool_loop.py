@@ -197,7 +197,7 @@ async def run_reply_step(
             speech._mark_done()
             return
         session._update_agent_state("thinking")
-        tools = agent.tools
+        tools = activity.tools
         started = loop.time()
         llm_task, llm_data = perform_llm_inference(
             agent.llm_node(chat_ctx, tools, ModelSettings(tool_choice=tool_choice)),

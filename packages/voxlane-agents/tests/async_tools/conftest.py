@@ -1,0 +1,6 @@
+"""AsyncToolset tests run on the virtual clock (``pytest.mark.virtual_clock``)."""
+
+from voxlane.agents.testing.pytest_plugin import (  # noqa: F401
+    pytest_asyncio_loop_factories,
+    pytest_configure,
+)
