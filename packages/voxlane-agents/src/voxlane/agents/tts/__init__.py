@@ -1,6 +1,12 @@
 """Text-to-speech: base classes for TTS plugins, the audio emitter, and adapters."""
 
 from .audio_emitter import TIMED_TRANSCRIPTS_KEY, AudioEmitter, SynthesizedAudio, TimedString
+from .fallback_adapter import (
+    AvailabilityChangedEvent,
+    FallbackAdapter,
+    FallbackChunkedStream,
+    FallbackSynthesizeStream,
+)
 from .stream_adapter import StreamAdapter, StreamAdapterWrapper
 from .tts import (
     TTS,
@@ -14,7 +20,11 @@ __all__ = [
     "TIMED_TRANSCRIPTS_KEY",
     "TTS",
     "AudioEmitter",
+    "AvailabilityChangedEvent",
     "ChunkedStream",
+    "FallbackAdapter",
+    "FallbackChunkedStream",
+    "FallbackSynthesizeStream",
     "StreamAdapter",
     "StreamAdapterWrapper",
     "SynthesizeStream",
