@@ -82,3 +82,8 @@ __all__ = [
     "tone_pcm",
     "wait_idle",
 ]
+
+# text-only testing (session.run -> RunResult, mock_tools)
+from .run_result import RunResult, mock_tools
+
+__all__ += ["RunResult", "mock_tools"]

@@ -13,7 +13,7 @@ import importlib
 import logging
 from collections.abc import AsyncIterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal, overload
 
 from livekit import rtc
 
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from .. import stt as stt_mod
     from .. import tts as tts_mod
     from .. import vad as vad_mod
+    from .run_result import Run_T, RunResult
 
 logger = logging.getLogger("voxlane.agents.voice")
 
@@ -437,6 +438,23 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
     def update_options(self) -> None:
         """Kept for API compatibility; options are fixed at construction."""
 
+    @overload
+    async def run(self, *, user_input: str) -> RunResult[str]: ...
+
+    @overload
+    async def run(self, *, user_input: str, output_type: type[Run_T]) -> RunResult[Run_T]: ...
+
+    async def run(self, *, user_input: str, output_type: type[Any] | None = None) -> RunResult[Any]:
+        """Feed ``user_input`` as a text user turn and wait for everything it causes.
+
+        Returns a :class:`~voxlane.agents.voice.run_result.RunResult` whose ``events`` and
+        ``expect`` describe what the agents did (text-only testing). ``output_type`` parses
+        the last assistant message into ``final_output``.
+        """
+        from .run_result import run_session
+
+        return await run_session(self, user_input=user_input, output_type=output_type)
+
     # -- agents ------------------------------------------------------------------------------
 
     def update_agent(self, agent: Agent) -> None:
@@ -487,8 +505,10 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         old_activity.resume()
 
     def _mocked_tool(self, agent: Agent, name: str) -> Any | None:
-        """A replacement tool registered for tests (see the testing helpers), or None."""
-        return self._tool_mocks.get(name)
+        """A replacement tool registered for tests (see ``run_result.mock_tools``), or None."""
+        from .run_result import find_tool_mock
+
+        return find_tool_mock(self, agent, name)
 
     # -- audio input -------------------------------------------------------------------------
 
