@@ -212,9 +212,16 @@ class RunResult(Generic[Run_T]):
         ):
             self._skip_user_message = False  # the run's own input is not an event
             return
-        self._events.append(ChatMessageEvent(item=item))
+        if self._owns(item.id):
+            self._events.append(ChatMessageEvent(item=item))
+
+    def _owns(self, item_id: str) -> bool:
+        """Whether a speech of this run produced the item (not an older, still queued one)."""
+        return any(i.id == item_id for h in self._handles for i in h.chat_items)
 
     def _on_tools_executed(self, ev: FunctionToolsExecutedEvent) -> None:
+        if ev.function_calls and not self._owns(ev.function_calls[0].id):
+            return
         for call in ev.function_calls:
             self._events.append(FunctionCallEvent(item=call))
         for out in ev.function_call_outputs:
