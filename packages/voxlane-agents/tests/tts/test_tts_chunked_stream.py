@@ -316,3 +316,9 @@ async def test_synthesize_with_stream_for_stream_only_providers() -> None:
     assert frame.duration == pytest.approx(30 * SECONDS_PER_CHAR)
     # the inner stream reports its metrics once; the wrapper does not double count
     assert len(tts.metrics) == 1 and tts.metrics[0].characters_count == 30
+
+
+def test_creating_a_stream_outside_an_event_loop_is_a_clear_error() -> None:
+    tts = ToneTTS()
+    with pytest.raises(RuntimeError, match="running event loop"):
+        tts.synthesize("hello")

@@ -14,6 +14,7 @@ import io
 import struct
 import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import numpy as np
@@ -38,6 +39,23 @@ _AV_FORMATS: dict[str, str] = {
     "audio/x-flac": "flac",
     "audio/mp4": "mp4",
 }
+
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _decoder_executor() -> ThreadPoolExecutor:
+    """Threads for decoders, separate from the loop's default executor.
+
+    A decoder holds its thread while it waits for more bytes from the provider, so sharing the
+    default executor could starve other ``to_thread`` users (e.g. local model inference).
+    """
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=64, thread_name_prefix="voxlane-tts-decode")
+        return _executor
 
 
 def normalize_mime_type(mime_type: str) -> str:
@@ -242,7 +260,7 @@ class AVDecoder:
         self._queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
         self._closed = False
         self._ended = False
-        self._thread_fut = self._loop.run_in_executor(None, self._decode_blocking)
+        self._thread_fut = self._loop.run_in_executor(_decoder_executor(), self._decode_blocking)
 
     def push(self, data: bytes) -> None:
         if self._ended:

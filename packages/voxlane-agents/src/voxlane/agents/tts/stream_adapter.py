@@ -42,6 +42,7 @@ class StreamAdapter(TTS):
             num_channels=tts.num_channels,
         )
         self._wrapped_tts = tts
+        self._label = f"tts.StreamAdapter<{tts.label}>"
         if isinstance(sentence_tokenizer, SentenceTokenizer):
             self._sentence_tokenizer: SentenceTokenizer = sentence_tokenizer
         elif sentence_tokenizer is NOT_GIVEN:

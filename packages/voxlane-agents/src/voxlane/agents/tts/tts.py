@@ -25,6 +25,7 @@ from typing import Literal
 
 from livekit import rtc
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import Self
 
 from .._exceptions import APIConnectionError, APIError, APIStatusError
 from ..metrics import Metadata, TTSMetrics
@@ -141,7 +142,7 @@ class TTS(ABC, rtc.EventEmitter[str]):
     async def aclose(self) -> None:
         """Release resources held by the TTS (connections, models)."""
 
-    async def __aenter__(self) -> TTS:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -164,6 +165,13 @@ class _SynthesisBase(ABC):
             raise TypeError(
                 f"conn_options must be an APIConnectOptions, got {type(conn_options).__name__}"
             )
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError(
+                f"{type(self).__name__} must be created inside a running event loop "
+                "(call synthesize()/stream() from async code)"
+            ) from None
         self._tts = tts
         self._conn_options = conn_options
         self._event_ch: aio.Chan[SynthesizedAudio] = aio.Chan()
@@ -466,7 +474,7 @@ class ChunkedStream(_SynthesisBase):
             )
         return merge_frames(frames)
 
-    async def __aenter__(self) -> ChunkedStream:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
@@ -585,7 +593,7 @@ class SynthesizeStream(_SynthesisBase):
         self._input_ch.close()
         await super().aclose()
 
-    async def __aenter__(self) -> SynthesizeStream:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(
