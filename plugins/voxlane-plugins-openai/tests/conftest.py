@@ -29,3 +29,16 @@ async def fake_openai() -> AsyncIterator[vx_openai_fake.FakeOpenAI]:
 def _no_ambient_openai_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+
+
+import vx_openai_realtime_fake  # noqa: E402
+
+
+@pytest.fixture
+async def fake_realtime() -> AsyncIterator[vx_openai_realtime_fake.FakeRealtimeServer]:
+    server = vx_openai_realtime_fake.FakeRealtimeServer()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()

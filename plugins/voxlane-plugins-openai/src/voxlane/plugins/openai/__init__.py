@@ -4,9 +4,10 @@
     llm = openai.LLM(model="gpt-4.1-mini")           # or openai.LLM.with_ollama(model=...)
     stt = openai.STT()                               # non-streaming: use with a VAD
     tts = openai.TTS(voice="ash")
+    rt = openai.realtime.RealtimeModel(voice="marin")
 
 Provider strings: ``"openai/<model>"`` for ``llm``, ``stt``, ``tts`` (``"openai/<model>:<voice>"``)
-. Keys come from ``api_key=`` or ``OPENAI_API_KEY``.
+and ``realtime``. Keys come from ``api_key=`` or ``OPENAI_API_KEY``.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from typing import Any
 
 from voxlane.agents.plugin import PluginInfo, hookimpl
 
+from . import realtime
 from .llm import LLM, LLMStream
 from .models import (
     CHAT_MODELS,
     DEFAULT_CHAT_MODEL,
+    DEFAULT_REALTIME_MODEL,
     DEFAULT_STT_MODEL,
     DEFAULT_TTS_MODEL,
+    REALTIME_MODELS,
     STT_MODELS,
     TTS_MODELS,
 )
@@ -28,7 +32,7 @@ from .stt import STT
 from .tts import TTS, ChunkedStream
 from .version import __version__
 
-__all__ = ["LLM", "STT", "TTS", "ChunkedStream", "LLMStream", "__version__"]
+__all__ = ["LLM", "STT", "TTS", "ChunkedStream", "LLMStream", "__version__", "realtime"]
 
 
 def _llm_factory(*, model: str | None = None, variant: str | None = None, **kwargs: Any) -> LLM:
@@ -50,6 +54,14 @@ def _tts_factory(*, model: str | None = None, variant: str | None = None, **kwar
     if variant is not None:
         kwargs.setdefault("voice", variant)
     return TTS(model=model or DEFAULT_TTS_MODEL, **kwargs)
+
+
+def _realtime_factory(
+    *, model: str | None = None, variant: str | None = None, **kwargs: Any
+) -> realtime.RealtimeModel:
+    if variant is not None:
+        kwargs.setdefault("voice", variant)
+    return realtime.RealtimeModel(model=model or DEFAULT_REALTIME_MODEL, **kwargs)
 
 
 @hookimpl
@@ -86,6 +98,14 @@ def register_providers(registry: Any) -> None:
         models=None,
         default_model=DEFAULT_TTS_MODEL,
         capabilities={"streaming": False, "known_models": list(TTS_MODELS)},
+    )
+    registry.register(
+        "realtime",
+        "openai",
+        _realtime_factory,
+        models=None,
+        default_model=DEFAULT_REALTIME_MODEL,
+        capabilities={"audio_output": True, "known_models": list(REALTIME_MODELS)},
     )
 
 
