@@ -34,6 +34,7 @@ from .events import (
     SpeechCreatedEvent,
     UserInputTranscribedEvent,
 )
+from .realtime_activity import RealtimeBridge
 from .speech_handle import SpeechHandle, _running_tool_speech
 from .tool_loop import run_reply_step
 
@@ -68,6 +69,7 @@ class AgentActivity:
         self._subscribed: list[tuple[Any, str, Any]] = []
         self._turn_detection = self._resolve_turn_detection()
         self._extra_tools: list[Any] = []
+        self._realtime: RealtimeBridge | None = None
 
     # -- models and options (agent's value, else the session's) -----------------------------
 
@@ -97,7 +99,7 @@ class AgentActivity:
 
     @property
     def realtime_llm_session(self) -> Any:
-        return None
+        return self._realtime.session if self._realtime is not None else None
 
     @property
     def tools(self) -> list[Any]:
@@ -176,11 +178,14 @@ class AgentActivity:
         self._ensure_instructions(self._agent.instructions)
         self._extra_tools = await self._session._session_tools.prepare(self._agent)
         for model in (self.llm, self.stt, self.tts, self.vad):
-            if model is None:
-                continue
+            if model is None or _is_realtime_model(model):
+                continue  # a realtime model reports through its session (RealtimeBridge)
             self._subscribe(model, "metrics_collected", self._on_metrics)
             if not isinstance(model, vad_mod.VAD):
                 self._subscribe(model, "error", self._make_error_handler(model))
+        if _is_realtime_model(self.llm):
+            self._realtime = RealtimeBridge(self, self.llm)
+            await self._realtime.start()
         self._start_recognition()
         self._scheduling_task = asyncio.create_task(self._scheduling_loop(), name="speech_queue")
         if run_on_enter:
@@ -262,6 +267,8 @@ class AgentActivity:
         await aio.cancel_and_wait(self._scheduling_task, *self._tasks)
         if self._recognition is not None:
             await self._recognition.aclose()
+        if self._realtime is not None:
+            await self._realtime.aclose()
         for model, event, cb in self._subscribed:
             model.off(event, cb)
         self._subscribed.clear()
@@ -308,12 +315,18 @@ class AgentActivity:
 
     async def update_instructions(self, instructions: str) -> None:
         self._ensure_instructions(instructions)
+        if self._realtime is not None:
+            await self._realtime.update_instructions(instructions)
 
     async def update_tools(self, tools: list[Any]) -> None:
         await self._session._session_tools.setup_tools(tools, agent=self._agent)
+        if self._realtime is not None:
+            await self._realtime.update_tools(self.tools)
 
     async def update_chat_ctx(self, chat_ctx: ChatContext) -> None:
         self._ensure_instructions(self._agent.instructions)
+        if self._realtime is not None:
+            await self._realtime.update_chat_ctx(self._agent._chat_ctx.copy())
 
     def retrieve_chat_ctx(self) -> ChatContext:
         return self._agent._chat_ctx
@@ -378,10 +391,16 @@ class AgentActivity:
             raise RuntimeError(
                 "generate_reply() needs an LLM: pass llm= to the AgentSession or the Agent"
             )
-        if _is_realtime_model(self.llm):
-            raise RuntimeError("realtime models are not supported by this runtime yet")
         if not is_given(tool_choice) and _running_tool_speech.get() is not None:
             tool_choice = "none"
+        if self._realtime is not None:
+            return self._realtime.generate_reply(
+                user_message=user_message,
+                instructions=instructions,
+                tool_choice=tool_choice,
+                allow_interruptions=given_or_default(allow_interruptions, self.allow_interruptions),
+                user_initiated=user_initiated,
+            )
         handle = SpeechHandle.create(
             allow_interruptions=given_or_default(allow_interruptions, self.allow_interruptions)
         )
@@ -528,7 +547,7 @@ class AgentActivity:
     # -- audio input and recognition hooks ---------------------------------------------------
 
     def push_audio(self, frame: rtc.AudioFrame) -> None:
-        if self._recognition is None:
+        if self._recognition is None and self._realtime is None:
             return
         stt_frame = None
         speech = self._current_speech
@@ -544,7 +563,10 @@ class AgentActivity:
                 sample_rate=frame.sample_rate,
                 num_channels=frame.num_channels,
             )
-        self._recognition.push_audio(frame, stt_frame=stt_frame)
+        if self._realtime is not None:
+            self._realtime.push_audio(stt_frame or frame)
+        if self._recognition is not None:
+            self._recognition.push_audio(frame, stt_frame=stt_frame)
 
     def commit_user_turn(self) -> None:
         if self._recognition is None:
@@ -560,6 +582,8 @@ class AgentActivity:
     def on_start_of_speech(self, ev: vad_mod.VADEvent | None) -> None:
         self._session._update_user_state("speaking")
         self._cancel_false_interruption_timer()
+        if self._realtime is not None:
+            self._realtime.on_vad_start_of_speech()
 
     def on_vad_inference_done(self, ev: vad_mod.VADEvent) -> None:
         if ev.speech_duration >= self._session.options.min_interruption_duration:
@@ -567,6 +591,8 @@ class AgentActivity:
 
     def on_end_of_speech(self, ev: vad_mod.VADEvent | None) -> None:
         self._session._update_user_state("listening")
+        if self._realtime is not None:
+            self._realtime.on_vad_end_of_speech()
         timeout = self._session.options.false_interruption_timeout
         if self._paused_speech is not None and timeout is not None:
             self._cancel_false_interruption_timer()

@@ -1,0 +1,533 @@
+"""The realtime-model path of an AgentActivity: a speech-to-speech model instead of STT/LLM/TTS.
+
+:class:`RealtimeBridge` opens ``llm.RealtimeModel.session()`` for the agent and keeps it in step
+with the runtime:
+
+- user audio is pushed to the model (silence while an uninterruptible speech plays, when
+  ``discard_audio_if_uninterruptible``);
+- with ``turn_detection="realtime_llm"`` the model's own VAD drives the user state
+  (``input_speech_started``/``stopped``), interrupts the agent, and its responses
+  (``generation_created``) become speeches; with a client-side VAD the runtime ends the turn
+  and calls ``commit_audio()`` + ``generate_reply()``;
+- user transcripts (``input_audio_transcription_completed``) become ``user_input_transcribed``
+  events and user messages in the history;
+- each generated message is played: audio through ``Agent.realtime_audio_output_node`` to the
+  audio output, text through ``transcription_node`` to the text output;
+- function calls run through the same tool execution as the LLM path; their outputs are sent
+  back with ``update_chat_ctx`` and, unless the model replies to tool outputs by itself
+  (``auto_tool_reply_generation``), a ``generate_reply`` follows on the same speech;
+- an interruption calls ``interrupt()`` and ``truncate(audio_end_ms=<played ms>)`` so the
+  model's context holds what the user heard, and the history gets the played text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from livekit import rtc
+
+from .. import llm as llm_mod
+from ..llm import ChatContext, ChatMessage, StopResponse
+from ..llm.realtime import (
+    GenerationCreatedEvent,
+    InputSpeechStoppedEvent,
+    InputTranscriptionCompleted,
+    MessageGeneration,
+    RealtimeError,
+    RealtimeModel,
+    RealtimeSession,
+)
+from ..types import NOT_GIVEN, NotGivenOr
+from ..utils import aio
+from .agent import ModelSettings
+from .events import (
+    ErrorEvent,
+    FunctionToolsExecutedEvent,
+    MetricsCollectedEvent,
+    SpeechCreatedEvent,
+    UserInputTranscribedEvent,
+)
+from .generation import (
+    node_output,
+    perform_audio_forwarding,
+    perform_text_forwarding,
+    played_text,
+)
+from .speech_handle import SpeechHandle
+from .tool_loop import _execute_tools, _wait_authorized
+
+if TYPE_CHECKING:
+    from .agent_activity import AgentActivity
+
+logger = logging.getLogger("voxlane.agents.voice")
+
+_EVENTS = (
+    "input_speech_started",
+    "input_speech_stopped",
+    "input_audio_transcription_completed",
+    "generation_created",
+    "metrics_collected",
+    "error",
+)
+
+
+async def _drain(stream: AsyncIterable[Any]) -> None:
+    async for _ in stream:
+        pass
+
+
+class RealtimeBridge:
+    """Connects one :class:`AgentActivity` to a realtime model session (module docstring)."""
+
+    def __init__(self, activity: AgentActivity, model: RealtimeModel) -> None:
+        self._activity = activity
+        self._model = model
+        self._rt: RealtimeSession | None = None
+        self._handlers: list[tuple[str, Callable[[Any], None]]] = []
+        self._commit_timer: asyncio.TimerHandle | None = None
+        self._closed = False
+
+    @property
+    def session(self) -> RealtimeSession | None:
+        return self._rt
+
+    @property
+    def model(self) -> RealtimeModel:
+        return self._model
+
+    @property
+    def server_turn_detection(self) -> bool:
+        return self._activity.turn_detection == "realtime_llm"
+
+    def _require(self) -> RealtimeSession:
+        if self._rt is None:
+            raise RuntimeError("the realtime session is not open")
+        return self._rt
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        rt = self._model.session()
+        self._rt = rt
+        handlers: dict[str, Callable[[Any], None]] = {
+            "input_speech_started": self._on_input_speech_started,
+            "input_speech_stopped": self._on_input_speech_stopped,
+            "input_audio_transcription_completed": self._on_transcription,
+            "generation_created": self._on_generation_created,
+            "metrics_collected": self._on_metrics,
+            "error": self._on_error,
+        }
+        for name in _EVENTS:
+            rt.on(name, handlers[name])
+            self._handlers.append((name, handlers[name]))
+        agent = self._activity.agent
+        await self._safely(rt.update_instructions(agent.instructions), "instructions")
+        await self._safely(rt.update_chat_ctx(agent._chat_ctx.copy()), "chat context")
+        await self._safely(rt.update_tools(list(self._activity.tools)), "tools")
+
+    async def _safely(self, aw: Awaitable[None], what: str) -> None:
+        try:
+            await aw
+        except RealtimeError as e:
+            logger.warning("the realtime model rejected the %s update: %s", what, e.message)
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._cancel_commit()
+        rt = self._rt
+        if rt is None:
+            return
+        for name, cb in self._handlers:
+            rt.off(name, cb)
+        self._handlers.clear()
+        await rt.aclose()
+
+    # -- updates from the agent --------------------------------------------------------------
+
+    async def update_instructions(self, instructions: str) -> None:
+        await self._require().update_instructions(instructions)
+
+    async def update_tools(self, tools: list[Any]) -> None:
+        await self._require().update_tools(tools)
+
+    async def update_chat_ctx(self, chat_ctx: ChatContext) -> None:
+        await self._require().update_chat_ctx(chat_ctx)
+
+    # -- user audio and turns ----------------------------------------------------------------
+
+    def push_audio(self, frame: rtc.AudioFrame) -> None:
+        if self._rt is not None and not self._closed:
+            self._rt.push_audio(frame)
+
+    def on_vad_start_of_speech(self) -> None:
+        self._cancel_commit()
+
+    def on_vad_end_of_speech(self) -> None:
+        """Client-side turns without an STT: end the turn after the endpointing delay."""
+        activity = self._activity
+        if self.server_turn_detection or activity.stt is not None:
+            return
+        self._cancel_commit()
+        delay = activity.session.options.min_endpointing_delay
+        self._commit_timer = asyncio.get_running_loop().call_later(delay, self._commit_turn)
+
+    def _cancel_commit(self) -> None:
+        if self._commit_timer is not None:
+            self._commit_timer.cancel()
+            self._commit_timer = None
+
+    def _commit_turn(self) -> None:
+        self._commit_timer = None
+        recognition = self._activity._recognition
+        if recognition is not None and not self._closed:
+            recognition.commit_user_turn()
+
+    def _on_input_speech_started(self, _ev: Any) -> None:
+        activity = self._activity
+        activity.session._update_user_state("speaking")
+        if not self.server_turn_detection:
+            return
+        speech = activity.current_speech
+        if speech is not None and not speech.done() and speech.allow_interruptions:
+            speech.interrupt()
+
+    def _on_input_speech_stopped(self, _ev: InputSpeechStoppedEvent) -> None:
+        self._activity.session._update_user_state("listening")
+
+    def _on_transcription(self, ev: InputTranscriptionCompleted) -> None:
+        session = self._activity.session
+        session.emit(
+            "user_input_transcribed",
+            UserInputTranscribedEvent(transcript=ev.transcript, is_final=ev.is_final),
+        )
+        if ev.is_final and ev.transcript.strip():
+            msg = ChatMessage(id=ev.item_id, role="user", content=[ev.transcript])
+            self._activity._add_item(msg)
+
+    def _on_metrics(self, metrics: Any) -> None:
+        self._activity.session.emit("metrics_collected", MetricsCollectedEvent(metrics=metrics))
+
+    def _on_error(self, error: Any) -> None:
+        self._activity.session._on_model_error(ErrorEvent(error=error, source=self._model))
+
+    # -- speeches ----------------------------------------------------------------------------
+
+    def _new_speech(self, *, allow_interruptions: bool, user_initiated: bool) -> SpeechHandle:
+        handle = SpeechHandle.create(allow_interruptions=allow_interruptions)
+        self._activity.session.emit(
+            "speech_created",
+            SpeechCreatedEvent(
+                speech_handle=handle, user_initiated=user_initiated, source="generate_reply"
+            ),
+        )
+        rt = self._rt
+
+        def _interrupt_model(_: SpeechHandle) -> None:
+            if rt is not None and not self._closed:
+                rt.interrupt()
+
+        handle._on_interrupt(_interrupt_model)
+        return handle
+
+    def _on_generation_created(self, ev: GenerationCreatedEvent) -> None:
+        if ev.user_initiated:
+            return  # answered through the future returned by generate_reply
+        activity = self._activity
+        if activity._closed or activity.draining:
+            logger.info("ignoring a realtime response: the agent is closing or handing off")
+            if self._rt is not None:
+                self._rt.interrupt()
+            return
+        handle = self._new_speech(
+            allow_interruptions=activity.allow_interruptions, user_initiated=False
+        )
+        activity._spawn(
+            self._generation_step(handle, lambda: _resolved(ev), step=0),
+            name=f"speech_realtime_{handle.id}",
+        )
+        activity._schedule(handle, SpeechHandle.SPEECH_PRIORITY_NORMAL)
+
+    def generate_reply(
+        self,
+        *,
+        user_message: ChatMessage | None,
+        instructions: NotGivenOr[str],
+        tool_choice: NotGivenOr[Any],
+        allow_interruptions: bool,
+        user_initiated: bool,
+    ) -> SpeechHandle:
+        """A reply from the model; ``user_initiated=False`` means a client-side end of turn."""
+        rt = self._require()
+        activity = self._activity
+        handle = self._new_speech(
+            allow_interruptions=allow_interruptions, user_initiated=user_initiated
+        )
+        audio_turn = not user_initiated
+        text = user_message.text_content if user_message is not None else None
+        if audio_turn:
+            rt.commit_audio()
+        if user_message is not None and text:
+            activity._add_item(user_message)
+        push_text = user_message if (user_message is not None and text and not audio_turn) else None
+
+        async def _create() -> GenerationCreatedEvent:
+            if push_text is not None:
+                ctx = rt.chat_ctx.copy()
+                if ctx.get_by_id(push_text.id) is None:
+                    ctx.insert(push_text)
+                await rt.update_chat_ctx(ctx)
+            return await rt.generate_reply(instructions=instructions, tool_choice=tool_choice)
+
+        activity._spawn(
+            self._generation_step(handle, _create, step=0),
+            name=f"speech_realtime_{handle.id}",
+        )
+        activity._schedule(handle, SpeechHandle.SPEECH_PRIORITY_NORMAL)
+        return handle
+
+    async def _generation_step(
+        self,
+        speech: SpeechHandle,
+        create: Callable[[], Awaitable[GenerationCreatedEvent]],
+        *,
+        step: int,
+    ) -> None:
+        activity = self._activity
+        session = activity.session
+        exec_task: asyncio.Task[None] | None = None
+        try:
+            if not await _wait_authorized(speech):
+                speech._mark_generation_done()
+                speech._mark_done()
+                return
+            session._update_agent_state("thinking")
+            gen = await create()
+            exec_task, outputs = _execute_tools(
+                activity,
+                speech,
+                llm_mod.ToolContext(activity.tools),
+                gen.function_stream,
+            )
+            interrupted = await self._play_messages(speech, gen)
+            speech._mark_generation_done()
+            if interrupted:
+                await aio.cancel_and_wait(exec_task)
+                speech._mark_done()
+                return
+            await exec_task
+            if not outputs:
+                speech._mark_done()
+                return
+            await self._after_tools(speech, outputs, step=step)
+        except asyncio.CancelledError:
+            speech._mark_generation_done()
+            speech._mark_done()
+            raise
+        except Exception as e:
+            logger.exception("the realtime reply of speech %s failed", speech.id)
+            await aio.cancel_and_wait(exec_task)
+            activity._on_reply_error(e)
+            speech._mark_generation_done()
+            speech._mark_done(e)
+
+    async def _play_messages(self, speech: SpeechHandle, gen: GenerationCreatedEvent) -> bool:
+        """Play every message of the generation; True if the speech was interrupted."""
+        it = gen.message_stream.__aiter__()
+        while True:
+            nxt: asyncio.Future[MessageGeneration] = asyncio.ensure_future(_anext(it))
+            await speech.wait_if_not_interrupted([nxt])
+            if not nxt.done():
+                await aio.cancel_and_wait(nxt)
+                return True
+            if nxt.cancelled():
+                return True
+            exc = nxt.exception()
+            if isinstance(exc, StopAsyncIteration):
+                return speech.interrupted
+            if exc is not None:
+                raise exc
+            msg = nxt.result()
+            interrupted = await self._play_message(speech, msg)
+            if interrupted:
+                return True
+
+    async def _play_message(self, speech: SpeechHandle, msg: MessageGeneration) -> bool:
+        activity = self._activity
+        session = activity.session
+        agent = activity.agent
+        settings = ModelSettings()
+        audio_output = session.output.audio
+        text_output = session.output.transcription
+        use_audio = audio_output is not None and self._model.capabilities.audio_output
+        tasks: list[asyncio.Task[Any]] = []
+        audio_data = None
+        if use_audio:
+            assert audio_output is not None
+            frames = node_output(agent.realtime_audio_output_node(msg.audio_stream, settings))
+            audio_task, audio_data = perform_audio_forwarding(audio_output, _frames_only(frames))
+            tasks.append(audio_task)
+            first_out: asyncio.Future[None] = audio_data.first_frame_fut
+        else:
+            tasks.append(asyncio.create_task(_drain(msg.audio_stream), name="rt_audio_drain"))
+        text_task, text_data = perform_text_forwarding(
+            text_output, agent.transcription_node(msg.text_stream, settings)
+        )
+        tasks.append(text_task)
+        if not use_audio:
+            first_out = text_data.first_text_fut
+
+        def _on_first_output(_: Any) -> None:
+            if not speech.interrupted and session._activity is activity:
+                session._update_agent_state("speaking")
+
+        first_out.add_done_callback(_on_first_output)
+        interrupted = False
+        position = 0.0
+        try:
+            await speech.wait_if_not_interrupted(list(tasks))
+            if not speech.interrupted and audio_data is not None and audio_data.pushed_duration > 0:
+                assert audio_output is not None
+                playout = asyncio.ensure_future(audio_output.wait_for_playout())
+                await speech.wait_if_not_interrupted([playout])
+                if not playout.done():
+                    playout.cancel()
+                else:
+                    position = playout.result().playback_position
+            interrupted = speech.interrupted
+            said = text_data.text
+            if interrupted:
+                await aio.cancel_and_wait(*tasks)
+                said = ""
+                if audio_output is not None and audio_data is not None:
+                    if audio_data.pushed_duration > 0:
+                        audio_output.clear_buffer()
+                        ev = await audio_output.wait_for_playout()
+                        position = ev.playback_position
+                        said = (
+                            ev.synchronized_transcript
+                            if ev.synchronized_transcript is not None
+                            else played_text(text_data.text, position, audio_data.pushed_duration)
+                        )
+                else:
+                    said = text_data.text
+                self._truncate(msg, position=position, transcript=said, audio=use_audio)
+            else:
+                for t in tasks:
+                    if t.done() and not t.cancelled() and t.exception() is not None:
+                        raise t.exception()  # type: ignore[misc]
+            if said:
+                item = ChatMessage(
+                    id=msg.message_id, role="assistant", content=[said], interrupted=interrupted
+                )
+                activity._add_item(item, speech=speech)
+            return interrupted
+        finally:
+            first_out.remove_done_callback(_on_first_output)
+            await aio.cancel_and_wait(*tasks)
+
+    def _truncate(
+        self, msg: MessageGeneration, *, position: float, transcript: str, audio: bool
+    ) -> None:
+        rt = self._rt
+        if rt is None or self._closed or not self._model.capabilities.message_truncation:
+            return
+        try:
+            rt.truncate(
+                message_id=msg.message_id,
+                modalities=["audio", "text"] if audio else ["text"],
+                audio_end_ms=round(position * 1000),
+                audio_transcript=transcript,
+            )
+        except Exception:
+            logger.exception("truncating realtime message %s failed", msg.message_id)
+
+    async def _after_tools(self, speech: SpeechHandle, outputs: list[Any], *, step: int) -> None:
+        activity = self._activity
+        session = activity.session
+        rt = self._require()
+        ev = FunctionToolsExecutedEvent(
+            function_calls=[o.fnc_call for o in outputs],
+            function_call_outputs=[o.fnc_call_out for o in outputs],
+        )
+        new_items: list[Any] = []
+        for o in outputs:
+            activity._add_item(o.fnc_call, speech=speech)
+            new_items.append(o.fnc_call)
+            if o.fnc_call_out is not None:
+                activity._add_item(o.fnc_call_out, speech=speech)
+                new_items.append(o.fnc_call_out)
+        activity._emit_tools_executed(ev)
+
+        handoffs = [o.agent_handoff for o in outputs if o.agent_handoff is not None]
+        new_agent = None
+        if len(handoffs) > 1:
+            logger.error(
+                "%d tools asked for a handoff in the same step; a step may hand off to one "
+                "agent only, so none was done",
+                len(handoffs),
+            )
+        elif handoffs and not ev._handoff_cancelled:
+            new_agent = handoffs[0]
+            session.update_agent(new_agent)
+
+        # the model learns the outputs whatever happens next
+        ctx = rt.chat_ctx.copy()
+        for item in new_items:
+            if ctx.get_by_id(item.id) is None:
+                ctx.insert(item)
+        await self._safely(rt.update_chat_ctx(ctx), "chat context (tool outputs)")
+
+        stop = any(isinstance(o.raw_exception, StopResponse) for o in outputs)
+        reply_required = any(o.reply_required for o in outputs) and not stop
+        if (
+            not reply_required
+            or ev._reply_cancelled
+            or activity._closed
+            or self._model.capabilities.auto_tool_reply_generation
+        ):
+            speech._mark_done()
+            return
+        next_step = step + 1
+        tool_choice: NotGivenOr[Any] = NOT_GIVEN
+        if (
+            next_step >= session.options.max_tool_steps
+            or activity.draining
+            or new_agent is not None
+        ):
+            tool_choice = "none"
+        speech._begin_step()
+
+        async def _create() -> GenerationCreatedEvent:
+            return await rt.generate_reply(tool_choice=tool_choice)
+
+        activity._spawn(
+            self._generation_step(speech, _create, step=next_step),
+            name=f"speech_realtime_tool_reply_{speech.id}_{next_step}",
+        )
+        activity._schedule(speech, speech.priority, force=True)
+
+
+async def _resolved(ev: GenerationCreatedEvent) -> GenerationCreatedEvent:
+    return ev
+
+
+async def _anext(it: AsyncIterator[MessageGeneration]) -> MessageGeneration:
+    return await it.__anext__()
+
+
+async def _frames_only(frames: AsyncIterator[Any]) -> AsyncIterator[rtc.AudioFrame]:
+    async for frame in frames:
+        if not isinstance(frame, rtc.AudioFrame):
+            raise TypeError(
+                f"realtime_audio_output_node yielded {type(frame).__name__}; expected "
+                "rtc.AudioFrame"
+            )
+        yield frame
+
+
+__all__ = ["RealtimeBridge"]
