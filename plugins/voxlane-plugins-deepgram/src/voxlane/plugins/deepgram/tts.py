@@ -1,0 +1,302 @@
+"""Deepgram text-to-speech (Aura): REST ``/v1/speak`` and the ``/v1/speak`` websocket.
+
+The websocket takes ``Speak`` messages, synthesizes the buffered text on ``Flush`` and answers
+with binary linear16 audio followed by ``Flushed``; one flush per segment. Sockets are pooled and
+reused by the next stream when a stream ended cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+
+import aiohttp
+
+from voxlane.agents import tts
+from voxlane.agents._exceptions import APIConnectionError, APIStatusError, APITimeoutError
+from voxlane.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
+from voxlane.agents.utils.misc import shortuuid
+
+from ._pool import WSPool
+from ._utils import (
+    DEFAULT_BASE_URL,
+    PcmResampler,
+    WebSocket,
+    auth_headers,
+    check_base_url,
+    http_url,
+    map_error,
+    open_websocket,
+    raise_for_response,
+    resolve_api_key,
+    ws_url,
+)
+
+logger = logging.getLogger("voxlane.plugins.deepgram")
+
+DEFAULT_TTS_MODEL = "aura-2-andromeda-en"
+PROVIDER_SAMPLE_RATES = (8000, 16000, 24000, 32000, 48000)
+
+
+def provider_rate_for(sample_rate: int) -> int:
+    """The linear16 rate to ask Deepgram for: the requested one if offered, else the next above."""
+    if sample_rate <= 0:
+        raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate}")
+    for rate in PROVIDER_SAMPLE_RATES:
+        if rate >= sample_rate:
+            return rate
+    return PROVIDER_SAMPLE_RATES[-1]
+
+
+@dataclass
+class TTSOptions:
+    model: str
+    sample_rate: int
+    provider_rate: int
+    mip_opt_out: bool = False
+
+    def params(self) -> dict[str, object]:
+        return {
+            "model": self.model,
+            "encoding": "linear16",
+            "sample_rate": self.provider_rate,
+            "mip_opt_out": self.mip_opt_out,
+        }
+
+
+class TTS(tts.TTS):
+    """Deepgram Aura text-to-speech (``"deepgram/aura-2-andromeda-en"``).
+
+    Args:
+        model: the Aura model and voice, e.g. ``"aura-2-andromeda-en"``.
+        sample_rate: output rate; Deepgram offers 8, 16, 24, 32 and 48 kHz and other rates are
+            resampled locally.
+        api_key: defaults to ``$DEEPGRAM_API_KEY``.
+        base_url: the API root (``https://api.deepgram.com/v1``).
+        http_session: an ``aiohttp.ClientSession`` to share; one is created otherwise.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str = DEFAULT_TTS_MODEL,
+        sample_rate: int = 24000,
+        mip_opt_out: bool = False,
+        api_key: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        http_session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        super().__init__(
+            capabilities=tts.TTSCapabilities(streaming=True, aligned_transcript=False),
+            sample_rate=sample_rate,
+            num_channels=1,
+        )
+        if not model or not isinstance(model, str):
+            raise ValueError(f"model must name a Deepgram Aura voice, got {model!r}")
+        self._opts = TTSOptions(
+            model=model,
+            sample_rate=sample_rate,
+            provider_rate=provider_rate_for(sample_rate),
+            mip_opt_out=mip_opt_out,
+        )
+        self._api_key = resolve_api_key(api_key)
+        self._base_url = check_base_url(base_url)
+        self._session = http_session
+        self._owns_session = http_session is None
+        self._pool = WSPool(self._connect_ws)
+
+    @property
+    def model(self) -> str:
+        return self._opts.model
+
+    @property
+    def provider(self) -> str:
+        return "deepgram"
+
+    @property
+    def pool(self) -> WSPool:
+        """The websocket pool (reused connections)."""
+        return self._pool
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+            self._owns_session = True
+        return self._session
+
+    async def _connect_ws(self, timeout: float) -> WebSocket:
+        url = ws_url(self._base_url, "/speak", self._opts.params())
+        return await open_websocket(
+            self._http(), url, auth_headers(self._api_key), timeout, "speak websocket connect"
+        )
+
+    def synthesize(
+        self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
+    ) -> ChunkedStream:
+        return ChunkedStream(tts=self, input_text=text, conn_options=conn_options)
+
+    def stream(
+        self, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
+    ) -> SynthesizeStream:
+        return SynthesizeStream(tts=self, conn_options=conn_options)
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+class ChunkedStream(tts.ChunkedStream):
+    """One REST ``/v1/speak`` request; audio is pushed as it streams in."""
+
+    def __init__(self, *, tts: TTS, input_text: str, conn_options: APIConnectOptions) -> None:
+        super().__init__(tts=tts, input_text=input_text, conn_options=conn_options)
+        self._dg = tts
+
+    async def _run(self, output_emitter: tts.AudioEmitter) -> None:
+        opts = self._dg._opts
+        url = http_url(self._dg._base_url, "/speak", {**opts.params(), "container": "none"})
+        resampler = PcmResampler(opts.provider_rate, opts.sample_rate)
+        timeout = self._conn_options.timeout
+        try:
+            async with self._dg._http().post(
+                url,
+                json={"text": self._input_text},
+                headers=auth_headers(self._dg._api_key),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
+            ) as resp:
+                await raise_for_response(resp, "speak")
+                output_emitter.initialize(
+                    request_id=resp.headers.get("dg-request-id") or shortuuid("dg_"),
+                    sample_rate=opts.sample_rate,
+                    num_channels=1,
+                    mime_type="audio/pcm",
+                )
+                async for chunk in resp.content.iter_chunked(4096):
+                    output_emitter.push(resampler.push(chunk))
+                output_emitter.push(resampler.flush())
+        except Exception as e:
+            raise map_error(e, "speak", timeout) from e
+        output_emitter.flush()
+
+
+class SynthesizeStream(tts.SynthesizeStream):
+    """Streaming synthesis over a pooled ``/v1/speak`` websocket: one ``Flush`` per segment."""
+
+    def __init__(self, *, tts: TTS, conn_options: APIConnectOptions) -> None:
+        super().__init__(tts=tts, conn_options=conn_options)
+        self._dg = tts
+
+    async def _run(self, output_emitter: tts.AudioEmitter) -> None:
+        opts = self._dg._opts
+        request_id = shortuuid("dg_")
+        output_emitter.initialize(
+            request_id=request_id,
+            sample_rate=opts.sample_rate,
+            num_channels=1,
+            mime_type="audio/pcm",
+            stream=True,
+        )
+        timeout = self._conn_options.timeout
+        ws = await self._dg._pool.acquire(timeout)
+        clean = False
+        # segments whose text was sent, in order; None once the input ended
+        segments: asyncio.Queue[str | None] = asyncio.Queue()
+        try:
+            sender = asyncio.create_task(self._send(ws, segments), name="deepgram-tts-send")
+            try:
+                await self._receive(ws, segments, output_emitter, opts, timeout)
+                await sender
+            finally:
+                sender.cancel()
+                await asyncio.gather(sender, return_exceptions=True)
+            clean = True
+        except (APIStatusError, APIConnectionError):
+            raise
+        except Exception as e:
+            raise map_error(e, "speak websocket", timeout) from e
+        finally:
+            await self._dg._pool.release(ws, reuse=clean)
+
+    async def _send(self, ws: WebSocket, segments: asyncio.Queue[str | None]) -> None:
+        segment_open = False
+        async for item in self._input_ch:
+            if isinstance(item, str):
+                if not segment_open:
+                    segment_open = True
+                    segments.put_nowait(shortuuid("seg_"))
+                await ws.send_str(json.dumps({"type": "Speak", "text": item}))
+            elif segment_open:
+                segment_open = False
+                await ws.send_str(json.dumps({"type": "Flush"}))
+        if segment_open:
+            await ws.send_str(json.dumps({"type": "Flush"}))
+        segments.put_nowait(None)
+
+    async def _receive(
+        self,
+        ws: WebSocket,
+        segments: asyncio.Queue[str | None],
+        emitter: tts.AudioEmitter,
+        opts: TTSOptions,
+        timeout: float,
+    ) -> None:
+        while True:
+            segment_id = await segments.get()
+            if segment_id is None:
+                return
+            emitter.start_segment(segment_id=segment_id)
+            resampler = PcmResampler(opts.provider_rate, opts.sample_rate)
+            while True:
+                try:
+                    msg = await asyncio.wait_for(ws.receive(), timeout)
+                except asyncio.TimeoutError:
+                    raise APITimeoutError(
+                        f"Deepgram speak: no audio for {timeout} s while synthesizing"
+                    ) from None
+                if msg.type == aiohttp.WSMsgType.BINARY:
+                    emitter.push(resampler.push(msg.data))
+                    continue
+                if msg.type in (
+                    aiohttp.WSMsgType.CLOSE,
+                    aiohttp.WSMsgType.CLOSING,
+                    aiohttp.WSMsgType.CLOSED,
+                    aiohttp.WSMsgType.ERROR,
+                ):
+                    raise APIConnectionError(
+                        f"Deepgram closed the speak websocket mid-segment (code {ws.close_code})"
+                    )
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    continue
+                try:
+                    data = json.loads(msg.data)
+                    kind = data.get("type") if isinstance(data, dict) else None
+                except ValueError:
+                    logger.warning("deepgram: ignoring a malformed speak message: %.80r", msg.data)
+                    continue
+                if kind == "Flushed":
+                    emitter.push(resampler.flush())
+                    emitter.end_segment()
+                    break
+                if kind == "Warning":
+                    logger.warning("deepgram speak warning: %s", data.get("description"))
+                elif kind == "Error":
+                    detail = data.get("err_msg") or data.get("description") or "unknown error"
+                    raise APIStatusError(
+                        f"Deepgram speak error: {detail}", status_code=500, body=data
+                    )
+                elif kind not in ("Metadata", "Cleared"):
+                    logger.debug("deepgram: ignoring speak message of type %r", kind)
+
+
+__all__ = [
+    "DEFAULT_TTS_MODEL",
+    "PROVIDER_SAMPLE_RATES",
+    "TTS",
+    "ChunkedStream",
+    "SynthesizeStream",
+    "provider_rate_for",
+]
