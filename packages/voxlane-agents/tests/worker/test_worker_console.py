@@ -86,6 +86,17 @@ def test_text_mode_through_a_pseudo_terminal() -> None:
             term.proc.kill()
 
 
+def test_session_closed_by_the_agent_ends_the_console() -> None:
+    term = Pty("console", "--text")
+    try:
+        term.expect("You: ")
+        term.send("goodbye\r")
+        assert term.close() == 0
+    finally:
+        if term.proc.poll() is None:
+            term.proc.kill()
+
+
 def test_audio_mode_without_devices_falls_back_to_text() -> None:
     from voxlane.agents.voice.console.devices import find_audio_devices
 

@@ -5,6 +5,9 @@ Run as ``python vx_console_agent.py console [--text | --input-audio ...]``.
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from voxlane.agents.cli import run_app
 from voxlane.agents.job import JobContext
 from voxlane.agents.testing import FakeLLM, FakeSTT, FakeTTS, FakeVAD, ScriptedTranscript
@@ -22,6 +25,14 @@ async def entrypoint(ctx: JobContext) -> None:
         tts=FakeTTS(seconds_per_char=0.01),
         min_endpointing_delay=0.2,
     )
+    closing: set[asyncio.Task[None]] = set()
+
+    def on_item(ev: Any) -> None:
+        # the agent ends the conversation itself when the user says goodbye
+        if ev.item.role == "user" and "goodbye" in (ev.item.text_content or ""):
+            closing.add(asyncio.ensure_future(session.aclose()))
+
+    session.on("conversation_item_added", on_item)
     await session.start(Agent(instructions="You are a test agent."), room=ctx.room)
 
 

@@ -66,6 +66,7 @@ class RoomIO:
         self._started = False
         self._closed = False
         self._user_segment: str | None = None
+        self._job_ctx: Any = None
 
     @property
     def linked_participant(self) -> Any:
@@ -79,9 +80,11 @@ class RoomIO:
         if self._started:
             return
         self._started = True
-        ctx = self._job_context()
+        ctx = self._job_ctx = self._job_context()
         if ctx is not None:
             ctx.add_shutdown_callback(self._on_job_shutdown)
+            # the job ends with its session (e.g. the agent closed it, or everyone left)
+            self._session.on("close", self._on_session_close)
 
         from ..console.room import ConsoleRoom
 
@@ -257,13 +260,16 @@ class RoomIO:
 
     async def _watch_console(self) -> None:
         await self._console.wait_done()
-        ctx = self._job_context()
-        if ctx is not None:
-            ctx.shutdown("console closed")
+        if self._job_ctx is not None:
+            self._job_ctx.shutdown("console closed")
         else:
             await self._session.aclose()
 
     # -- closing ------------------------------------------------------------------------------
+
+    def _on_session_close(self, ev: Any) -> None:
+        if self._job_ctx is not None:
+            self._job_ctx.shutdown("the agent session closed")
 
     async def _on_job_shutdown(self) -> None:
         await self._session.aclose()
