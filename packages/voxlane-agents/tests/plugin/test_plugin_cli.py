@@ -1,4 +1,4 @@
-"""``voxlane plugins`` run as a real subprocess, with fixture distributions on PYTHONPATH."""
+"""``voxlane plugins``: a real subprocess (JSON) and in-process runs, with fixture distributions."""
 
 from __future__ import annotations
 
@@ -96,12 +96,12 @@ def test_plugins_json_is_valid_and_complete(make_dist: MakeDist) -> None:
     assert "<0.0.1" in old["error"] and __version__ in old["error"]
 
 
-def test_plugins_table_shows_problems(make_dist: MakeDist) -> None:
-    good = make_dist("clifix", GOOD_SOURCE)
+def test_plugins_table_shows_problems(make_dist: MakeDist, capsys: Any) -> None:
+    make_dist("clifix", GOOD_SOURCE)
     make_dist("clibroken", "raise ValueError('cannot start')\n")
-    proc = run_cli(good.site, "plugins")
-    assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.splitlines()
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
     header = next(line for line in lines if line.startswith("NAME"))
     for column in ("DISTRIBUTION", "VERSION", "KINDS", "MODELS", "CORE RANGE", "STATUS"):
         assert column in header
@@ -109,10 +109,15 @@ def test_plugins_table_shows_problems(make_dist: MakeDist) -> None:
     assert "voxlane-fixture-clifix" in row and "stt: clifix/small, clifix/large" in row
     assert row.rstrip().endswith("ok")
     assert any(line.startswith("clibroken ") and line.rstrip().endswith("error") for line in lines)
-    assert "  clibroken [error]: import failed: ValueError: cannot start" in proc.stdout
+    assert "  clibroken [error]: import failed: ValueError: cannot start" in out
 
-    strict = run_cli(good.site, "plugins", "--strict")
-    assert strict.returncode == 1
+
+def test_strict_exit_code(make_dist: MakeDist, capsys: Any) -> None:
+    make_dist("clifix", GOOD_SOURCE)
+    assert main(["plugins", "--strict"]) == 0
+    make_dist("clibroken", "raise ValueError('cannot start')\n")
+    assert main(["plugins", "--strict", "--json"]) == 1
+    capsys.readouterr()
 
 
 def test_no_command_prints_help_and_fails(capsys: Any) -> None:
