@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, TypeVar, Union
-
-from typing_extensions import TypeGuard
+from typing import Literal, TypeAlias, TypeGuard, TypeVar
 
 _T = TypeVar("_T")
 
@@ -31,7 +29,7 @@ class NotGiven:
 
 
 NOT_GIVEN = NotGiven()
-NotGivenOr = Union[_T, NotGiven]
+NotGivenOr: TypeAlias = _T | NotGiven
 
 
 def is_given(value: _T | NotGiven) -> TypeGuard[_T]:
@@ -89,4 +87,3 @@ __all__ = [
     "given_or",
     "is_given",
 ]
-

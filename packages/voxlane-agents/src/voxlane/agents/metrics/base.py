@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Metadata(BaseModel):
     """Which model produced a metric."""
+
+    model_config = ConfigDict(protected_namespaces=())
 
     model_name: str | None = None
     model_provider: str | None = None
@@ -97,9 +99,7 @@ class RealtimeModelMetrics(BaseModel):
     metadata: Metadata | None = None
 
 
-AgentMetrics = Union[
-    LLMMetrics, STTMetrics, TTSMetrics, VADMetrics, EOUMetrics, RealtimeModelMetrics
-]
+AgentMetrics = LLMMetrics | STTMetrics | TTSMetrics | VADMetrics | EOUMetrics | RealtimeModelMetrics
 
 
 class UsageSummary(BaseModel):
