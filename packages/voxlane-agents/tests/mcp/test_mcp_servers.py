@@ -200,17 +200,30 @@ async def test_servers_that_fail_to_start(caplog: pytest.LogCaptureFixture) -> N
 
 
 async def test_http_server_tools_in_agent_turns(http_server_url: str) -> None:
-    server = mcp.MCPServerHTTP(http_server_url, headers={"X-Test": "1"})
+    server = mcp.MCPServerHTTP(
+        http_server_url,
+        headers={"X-Voxlane-Test": "token-123"},
+        allowed_tools=["add", "fail", "header"],
+    )
     expected = "sse" if http_server_url.endswith("/sse") else "streamable_http"
     assert server.transport_type == expected
-    llm = FakeLLM([call("add", "h1", a=20, b=22), call("fail", "h2", reason="no way")])
+    llm = FakeLLM(
+        [
+            call("add", "h1", a=20, b=22),
+            call("fail", "h2", reason="no way"),
+            call("header", "h3", name="X-Voxlane-Test"),
+            call("shout", "h4", text="filtered out"),
+        ]
+    )
     session: AgentSession[None] = AgentSession(llm=llm)
     await session.start(Agent(instructions="x", mcp_servers=[server]))
-    await ask(session, "add")
-    await ask(session, "fail")
+    for text in ("add", "fail", "header", "shout"):
+        await ask(session, text)
     out = outputs(session.history)
     assert out["h1"] == ('{"result": 42}', False)
     assert out["h2"][1] is True and "no way" in out["h2"][0]
+    assert out["h3"] == ("token-123", False)
+    assert out["h4"][1] is True and "unknown function `shout`" in out["h4"][0]
     await session.aclose()
     assert not server.initialized
 

@@ -55,6 +55,14 @@ def pid() -> str:
 
 
 @server.tool(structured_output=False)
+def header(name: str, ctx: Context) -> str:
+    """The value of an HTTP request header ('' when absent or on stdio)."""
+    headers = ctx.headers or {}
+    lowered = {k.lower(): v for k, v in headers.items()}
+    return lowered.get(name.lower(), "")
+
+
+@server.tool(structured_output=False)
 def fail(reason: str) -> str:
     """Always fails with ``reason``."""
     raise MCPToolError(reason)

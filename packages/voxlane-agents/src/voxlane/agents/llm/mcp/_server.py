@@ -125,8 +125,8 @@ class MCPServer(ABC):
         does not answer within ``client_session_timeout_seconds``.
         """
         async with self._init_lock:
-            if self._closed:
-                raise MCPServerError(f"MCP server {self.label} is closed")
+            # a closed server may be opened again (e.g. by the next session using it)
+            self._closed = False
             if self.initialized:
                 return
             await self._shutdown_runner()
