@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +66,8 @@ class FakeAnthropic:
     def __init__(self) -> None:
         self.queue: deque[MessageReply | Fault] = deque()
         self.requests: list[Recorded] = []
+        # the answer used when the queue is empty (None: answer 500)
+        self.default: Callable[[dict[str, Any]], MessageReply] | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.app = web.Application()
@@ -88,9 +92,12 @@ class FakeAnthropic:
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(Recorded(dict(request.headers), body))
-        if not self.queue:
+        if self.queue:
+            item: MessageReply | Fault = self.queue.popleft()
+        elif self.default is not None:
+            item = self.default(body)
+        else:
             return _error(500, "api_error", "no scripted reply left")
-        item = self.queue.popleft()
         if isinstance(item, Fault):
             if item.kind == "status":
                 etype = _ERROR_TYPES.get(item.status, "api_error")
@@ -232,3 +239,28 @@ def _events(reply: MessageReply, model: str) -> list[tuple[str, dict[str, Any]]]
     )
     ev.append(("message_stop", {"type": "message_stop"}))
     return ev
+
+
+class ServerThread:
+    """Runs a fake server on its own event loop in a daemon thread.
+
+    Used by the conformance suites, which check that no task of the code under test is left
+    running: the server's own tasks then live on another loop.
+    """
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="fake-server", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self._loop).result(10)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +80,10 @@ class FakeOpenAI:
         self.stt_queue: deque[str | Fault] = deque()
         self.tts_queue: deque[bytes | Fault] = deque()
         self.requests: list[Recorded] = []
+        # answers used when a queue is empty (None: answer 500 "no scripted reply")
+        self.chat_default: Callable[[dict[str, Any]], ChatReply] | None = None
+        self.stt_default: str | None = None
+        self.tts_default: Callable[[dict[str, Any]], bytes] | None = None
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self.port = 0
@@ -111,9 +117,12 @@ class FakeOpenAI:
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(Recorded(request.path, dict(request.headers), body))
-        if not self.chat_queue:
+        if self.chat_queue:
+            behaviour: Behaviour = self.chat_queue.popleft()
+        elif self.chat_default is not None:
+            behaviour = self.chat_default(body)
+        else:
             return _error_response(500, "the fake server has no scripted reply left")
-        behaviour = self.chat_queue.popleft()
         if isinstance(behaviour, Fault):
             if behaviour.kind == "status":
                 return _error_response(behaviour.status, behaviour.message, behaviour.retry_after)
@@ -165,9 +174,12 @@ class FakeOpenAI:
             else:
                 fields[key] = value
         self.requests.append(Recorded(request.path, dict(request.headers), fields))
-        if not self.stt_queue:
+        if self.stt_queue:
+            item: str | Fault = self.stt_queue.popleft()
+        elif self.stt_default is not None:
+            item = self.stt_default
+        else:
             return _error_response(500, "no scripted transcript left")
-        item = self.stt_queue.popleft()
         if isinstance(item, Fault):
             if item.kind == "hang":
                 await asyncio.sleep(3600)
@@ -179,9 +191,12 @@ class FakeOpenAI:
     async def _speech(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.requests.append(Recorded(request.path, dict(request.headers), body))
-        if not self.tts_queue:
+        if self.tts_queue:
+            item: bytes | Fault = self.tts_queue.popleft()
+        elif self.tts_default is not None:
+            item = self.tts_default(body)
+        else:
             return _error_response(500, "no scripted audio left")
-        item = self.tts_queue.popleft()
         pcm = b""
         if isinstance(item, Fault):
             if item.kind == "hang":
@@ -301,3 +316,28 @@ def _chat_frames(reply: ChatReply, *, model: str, include_usage: bool) -> list[d
             )
         )
     return frames
+
+
+class ServerThread:
+    """Runs a fake server on its own event loop in a daemon thread.
+
+    Used by the conformance suites, which check that no task of the code under test is left
+    running: the server's own tasks then live on another loop.
+    """
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="fake-server", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self._loop).result(10)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
