@@ -275,3 +275,12 @@ def test_model_resolution_and_bad_arguments(tmp_path: Path) -> None:
         _llm_factory(model="smollm2-135m", variant="q8")
     by_path = llamacpp.LLM(model=str(llamacpp.bundled_model_path()))
     assert by_path.model == "SmolLM2-135M-Instruct.Q4_1"
+
+
+def test_registered_under_the_provider_string() -> None:
+    from voxlane.agents.plugin import list_plugins, resolve_provider
+
+    model = resolve_provider("llm", "llamacpp/smollm2-135m", tool_calling="prompt")
+    assert isinstance(model, llamacpp.LLM) and model.tool_calling == "prompt"
+    status = next(p for p in list_plugins() if p.name == "llamacpp")
+    assert status.status == "ok" and status.models == {"llm": ["llamacpp/smollm2-135m"]}

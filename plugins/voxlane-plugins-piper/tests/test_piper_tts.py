@@ -168,3 +168,12 @@ async def test_registry_factory_builds_the_default_voice() -> None:
     model = _tts_factory(model="en_US-joe-medium", variant=None)
     assert isinstance(model, agents_tts.TTS)
     assert model.model == "en_US-joe-medium"
+
+
+def test_registered_under_the_provider_string() -> None:
+    from voxlane.agents.plugin import list_plugins, resolve_provider
+
+    model = resolve_provider("tts", "piper/en_US-joe-medium")
+    assert isinstance(model, piper.TTS) and model.sample_rate == 22050
+    status = next(p for p in list_plugins() if p.name == "piper")
+    assert status.status == "ok" and status.models == {"tts": ["piper/en_US-joe-medium"]}

@@ -259,3 +259,15 @@ async def test_inference_runs_in_a_worker_thread(
     await _run(vad, _frames(np.zeros(16000, dtype=np.int16), 16000))
     assert threads
     assert threading.get_ident() not in threads
+
+
+def test_registered_under_the_provider_string_silero() -> None:
+    from voxlane.agents.plugin import list_plugins, resolve_provider
+
+    vad = resolve_provider("vad", "silero", min_silence_duration=0.3)
+    assert isinstance(vad, silero.VAD)
+    assert vad.options.min_silence_duration == 0.3
+    status = next(p for p in list_plugins() if p.name == "silero")
+    assert status.status == "ok" and status.error is None
+    assert status.models == {"vad": ["silero"]}
+    assert status.distribution == "voxlane-plugins-silero"

@@ -162,3 +162,13 @@ def test_uncached_model_name_fails_clearly_without_network(
     engine = whisper.WhisperEngine("base.en")
     with pytest.raises(RuntimeError, match="not available offline"):
         engine.load()
+
+
+def test_registered_under_the_provider_string() -> None:
+    from voxlane.agents.plugin import list_plugins, resolve_provider
+
+    model = resolve_provider("stt", "whisper/tiny.en")
+    assert isinstance(model, whisper.STT) and model.model == "tiny.en"
+    assert isinstance(resolve_provider("stt", "whisper"), whisper.STT)
+    status = next(p for p in list_plugins() if p.name == "whisper")
+    assert status.status == "ok" and status.models == {"stt": ["whisper/tiny.en"]}

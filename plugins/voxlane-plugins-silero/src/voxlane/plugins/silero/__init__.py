@@ -39,8 +39,7 @@ def register_providers(registry: Any) -> None:
         "vad",
         "silero",
         _vad_factory,
-        models=[MODEL_NAME],
-        default_model=MODEL_NAME,
+        models=(),  # the provider string is just "silero"
         capabilities={"offline": True, "sample_rates": [8000, 16000]},
     )
 
