@@ -147,16 +147,18 @@ async def test_server_crash_mid_session(caplog: pytest.LogCaptureFixture) -> Non
 
 
 async def test_hung_tool_times_out_and_the_server_keeps_working() -> None:
-    server = demo_stdio(client_session_timeout_seconds=1.0)
+    # given as a toolset in tools= (the newer style) rather than mcp_servers=
+    toolset = mcp.MCPToolset(id="demo", mcp_server=demo_stdio(client_session_timeout_seconds=1.0))
     llm = FakeLLM([call("hang", "h1"), call("shout", "h2", text="ok")])
-    session: AgentSession[None] = AgentSession(llm=llm, mcp_servers=[server])
-    await session.start(Agent(instructions="x"))
+    session: AgentSession[None] = AgentSession(llm=llm)
+    await session.start(Agent(instructions="x", tools=[toolset]))
     await ask(session, "hang")
     await ask(session, "shout")
     out = outputs(session.history)
     assert out["h1"][1] is True and "no answer within 1 s" in out["h1"][0]
     assert out["h2"] == ("OK", False)
     await session.aclose()
+    assert not toolset.mcp_server.initialized
 
 
 async def test_malformed_result_is_a_clear_error() -> None:

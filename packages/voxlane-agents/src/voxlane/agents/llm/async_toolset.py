@@ -227,7 +227,8 @@ class AsyncToolset(Toolset):
 
     The toolset also gives the model ``get_running_tasks`` and ``cancel_task``. Its tasks are not
     tied to the agent that started them: they keep running across handoffs and are cancelled
-    by :meth:`aclose` (called when the session closes).
+    by :meth:`aclose` (called when the session closes). Use one toolset per session (create it
+    with the agent), not one shared by concurrent sessions.
     """
 
     DuplicateMode = DuplicateCallMode
