@@ -63,6 +63,9 @@ class AgentActivity:
         self._recognition: AudioRecognition | None = None
         self._paused_speech: SpeechHandle | None = None
         self._false_interruption_timer: asyncio.TimerHandle | None = None
+        # interrupted by user audio on an output that cannot pause: a wordless interruption
+        # is reported with agent_false_interruption(resumed=False)
+        self._interrupted_by_audio = False
         self._last_speech_end: float | None = None
         self._idle = asyncio.Event()
         self._idle.set()
@@ -356,12 +359,14 @@ class AgentActivity:
         audio: NotGivenOr[AsyncIterable[rtc.AudioFrame]] = NOT_GIVEN,
         allow_interruptions: NotGivenOr[bool] = NOT_GIVEN,
         add_to_chat_ctx: bool = True,
+        speech_handle: SpeechHandle | None = None,
     ) -> SpeechHandle:
+        """``speech_handle``: fill this handle (created earlier, e.g. during a handoff)."""
         self._check_can_schedule()
         if not isinstance(text, (str, AsyncIterable)):
             raise TypeError(f"say() text must be a str or AsyncIterable[str], got {type(text)}")
-        handle = SpeechHandle.create(
-            allow_interruptions=given_or_default(allow_interruptions, self.allow_interruptions)
+        handle = _reuse_or_create(
+            speech_handle, given_or_default(allow_interruptions, self.allow_interruptions)
         )
         self._session.emit(
             "speech_created",
@@ -385,6 +390,7 @@ class AgentActivity:
         tool_choice: NotGivenOr[Any] = NOT_GIVEN,
         allow_interruptions: NotGivenOr[bool] = NOT_GIVEN,
         user_initiated: bool = True,
+        speech_handle: SpeechHandle | None = None,
     ) -> SpeechHandle:
         self._check_can_schedule()
         if self.llm is None:
@@ -400,9 +406,10 @@ class AgentActivity:
                 tool_choice=tool_choice,
                 allow_interruptions=given_or_default(allow_interruptions, self.allow_interruptions),
                 user_initiated=user_initiated,
+                speech_handle=speech_handle,
             )
-        handle = SpeechHandle.create(
-            allow_interruptions=given_or_default(allow_interruptions, self.allow_interruptions)
+        handle = _reuse_or_create(
+            speech_handle, given_or_default(allow_interruptions, self.allow_interruptions)
         )
         self._session.emit(
             "speech_created",
@@ -526,6 +533,8 @@ class AgentActivity:
             self._session._update_agent_state("listening")
             return
         speech.interrupt()
+        if opts.resume_false_interruption and opts.false_interruption_timeout is not None:
+            self._interrupted_by_audio = True
 
     def _cancel_false_interruption_timer(self) -> None:
         if self._false_interruption_timer is not None:
@@ -534,6 +543,13 @@ class AgentActivity:
 
     def _on_false_interruption(self) -> None:
         self._false_interruption_timer = None
+        if self._interrupted_by_audio and self._paused_speech is None:
+            # the speech could not pause, so it was cut; the user said nothing after all
+            self._interrupted_by_audio = False
+            self._session.emit(
+                "agent_false_interruption", AgentFalseInterruptionEvent(resumed=False)
+            )
+            return
         speech = self._paused_speech
         self._paused_speech = None
         if speech is None or speech.done() or speech.interrupted:
@@ -594,7 +610,8 @@ class AgentActivity:
         if self._realtime is not None:
             self._realtime.on_vad_end_of_speech()
         timeout = self._session.options.false_interruption_timeout
-        if self._paused_speech is not None and timeout is not None:
+        waiting = self._paused_speech is not None or self._interrupted_by_audio
+        if waiting and timeout is not None:
             self._cancel_false_interruption_timer()
             self._false_interruption_timer = asyncio.get_running_loop().call_later(
                 timeout, self._on_false_interruption
@@ -638,6 +655,7 @@ class AgentActivity:
             logger.info("user turn ignored: the current speech cannot be interrupted")
             return True
         self._cancel_false_interruption_timer()
+        self._interrupted_by_audio = False
         paused = self._paused_speech
         self._paused_speech = None
         if paused is not None and self._session.output.audio is not None:
@@ -718,6 +736,14 @@ class AgentActivity:
 def _is_realtime_model(model: object) -> bool:
     realtime_cls = getattr(llm_mod, "RealtimeModel", None)
     return realtime_cls is not None and isinstance(model, realtime_cls)
+
+
+def _reuse_or_create(handle: SpeechHandle | None, allow_interruptions: bool) -> SpeechHandle:
+    if handle is None:
+        return SpeechHandle.create(allow_interruptions=allow_interruptions)
+    if not handle.interrupted:
+        handle.allow_interruptions = allow_interruptions
+    return handle
 
 
 def given_or_default(value: NotGivenOr[bool], default: bool) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, overload
 
@@ -37,7 +37,7 @@ from .events import (
 from .io import AgentInput, AgentOutput
 from .run_context import Userdata_T
 from .session_tools import SessionTools
-from .speech_handle import SpeechHandle
+from .speech_handle import SpeechHandle, _running_tool_speech
 
 if TYPE_CHECKING:
     from .. import stt as stt_mod
@@ -210,6 +210,8 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         self._tool_mocks: dict[str, Any] = {}
         self._room_io: Any = None
         self._paused_activities: list[AgentActivity] = []
+        # say/generate_reply called while a handoff drains the old agent: run on the new one
+        self._deferred_speeches: list[tuple[SpeechHandle, Callable[..., SpeechHandle]]] = []
         self._session_tools = SessionTools(self)
 
     # -- properties --------------------------------------------------------------------------
@@ -363,6 +365,7 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
             return
         self._closing = True
         self._cancel_away_timer()
+        self._run_deferred_speeches()  # closing: they end without playing
         await aio.cancel_and_wait(*self._pending_updates)
         await aio.cancel_and_wait(self._audio_task)
         if self._activity is not None:
@@ -395,13 +398,21 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         allow_interruptions: NotGivenOr[bool] = NOT_GIVEN,
         add_to_chat_ctx: bool = True,
     ) -> SpeechHandle:
-        """Speak ``text`` (queued after the current speech)."""
-        return self._running_activity().say(
-            text,
-            audio=audio,
-            allow_interruptions=allow_interruptions,
-            add_to_chat_ctx=add_to_chat_ctx,
-        )
+        """Speak ``text`` (queued after the current speech).
+
+        During a handoff, the speech is played by the new agent once it has started.
+        """
+
+        def make(activity: AgentActivity, handle: SpeechHandle | None = None) -> SpeechHandle:
+            return activity.say(
+                text,
+                audio=audio,
+                allow_interruptions=allow_interruptions,
+                add_to_chat_ctx=add_to_chat_ctx,
+                speech_handle=handle,
+            )
+
+        return self._defer_during_handoff(make) or make(self._running_activity())
 
     def generate_reply(
         self,
@@ -416,12 +427,40 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         Inside a function tool, ``tool_choice`` defaults to "none".
         """
         message = ChatMessage(role="user", content=[user_input]) if is_given(user_input) else None
-        return self._running_activity().generate_reply(
-            user_message=message,
-            instructions=instructions,
-            tool_choice=tool_choice,
-            allow_interruptions=allow_interruptions,
-        )
+        if not is_given(tool_choice) and _running_tool_speech.get() is not None:
+            tool_choice = "none"  # decided now: a deferred reply runs outside the tool
+
+        def make(activity: AgentActivity, handle: SpeechHandle | None = None) -> SpeechHandle:
+            return activity.generate_reply(
+                user_message=message,
+                instructions=instructions,
+                tool_choice=tool_choice,
+                allow_interruptions=allow_interruptions,
+                speech_handle=handle,
+            )
+
+        return self._defer_during_handoff(make) or make(self._running_activity())
+
+    def _defer_during_handoff(self, make: Callable[..., SpeechHandle]) -> SpeechHandle | None:
+        """A handle for a speech to create on the next agent, when a handoff is draining."""
+        activity = self._running_activity()
+        if not activity.draining or self._closing or not self._pending_updates:
+            return None
+        handle = SpeechHandle.create()
+        self._deferred_speeches.append((handle, make))
+        return handle
+
+    def _run_deferred_speeches(self) -> None:
+        deferred, self._deferred_speeches = self._deferred_speeches, []
+        for handle, make in deferred:
+            if handle.done() or handle.interrupted or self._activity is None or self._closing:
+                handle._mark_done()
+                continue
+            try:
+                make(self._activity, handle)
+            except Exception as e:
+                logger.exception("a speech deferred during the handoff could not start")
+                handle._mark_done(e)
 
     def interrupt(self) -> asyncio.Future[None]:
         """Interrupt the current and queued speeches; the future resolves once they ended."""
@@ -481,6 +520,7 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
             )
             self._activity = AgentActivity(agent, self)
             await self._activity.start()
+            self._run_deferred_speeches()
 
     async def _run_agent_task(self, task: AgentTask[Any], *, old_activity: AgentActivity) -> None:
         old_activity.pause()

@@ -57,7 +57,7 @@ from .generation import (
     played_text,
 )
 from .speech_handle import SpeechHandle
-from .tool_loop import _execute_tools, _wait_authorized
+from .tool_loop import _execute_tools, _wait_authorized, interrupted_handoff_output
 
 if TYPE_CHECKING:
     from .agent_activity import AgentActivity
@@ -217,8 +217,17 @@ class RealtimeBridge:
 
     # -- speeches ----------------------------------------------------------------------------
 
-    def _new_speech(self, *, allow_interruptions: bool, user_initiated: bool) -> SpeechHandle:
-        handle = SpeechHandle.create(allow_interruptions=allow_interruptions)
+    def _new_speech(
+        self,
+        *,
+        allow_interruptions: bool,
+        user_initiated: bool,
+        handle: SpeechHandle | None = None,
+    ) -> SpeechHandle:
+        if handle is None:
+            handle = SpeechHandle.create(allow_interruptions=allow_interruptions)
+        elif not handle.interrupted:
+            handle.allow_interruptions = allow_interruptions
         self._activity.session.emit(
             "speech_created",
             SpeechCreatedEvent(
@@ -260,12 +269,15 @@ class RealtimeBridge:
         tool_choice: NotGivenOr[Any],
         allow_interruptions: bool,
         user_initiated: bool,
+        speech_handle: SpeechHandle | None = None,
     ) -> SpeechHandle:
         """A reply from the model; ``user_initiated=False`` means a client-side end of turn."""
         rt = self._require()
         activity = self._activity
         handle = self._new_speech(
-            allow_interruptions=allow_interruptions, user_initiated=user_initiated
+            allow_interruptions=allow_interruptions,
+            user_initiated=user_initiated,
+            handle=speech_handle,
         )
         audio_turn = not user_initiated
         text = user_message.text_content if user_message is not None else None
@@ -316,6 +328,8 @@ class RealtimeBridge:
             interrupted = await self._play_messages(speech, gen)
             speech._mark_generation_done()
             if interrupted:
+                if exec_task.done() and not exec_task.cancelled() and outputs:
+                    await self._after_tools(speech, outputs, step=step)
                 await aio.cancel_and_wait(exec_task)
                 speech._mark_done()
                 return
@@ -450,6 +464,8 @@ class RealtimeBridge:
         activity = self._activity
         session = activity.session
         rt = self._require()
+        if speech.interrupted:
+            outputs = [interrupted_handoff_output(o) for o in outputs]
         ev = FunctionToolsExecutedEvent(
             function_calls=[o.fnc_call for o in outputs],
             function_call_outputs=[o.fnc_call_out for o in outputs],
@@ -488,6 +504,7 @@ class RealtimeBridge:
             not reply_required
             or ev._reply_cancelled
             or activity._closed
+            or speech.interrupted
             or self._model.capabilities.auto_tool_reply_generation
         ):
             speech._mark_done()

@@ -222,6 +222,12 @@ async def run_reply_step(
             new_items.append(msg)
         speech._mark_generation_done()
         if interrupted:
+            if exec_task.done() and not exec_task.cancelled() and outputs:
+                # the tools finished before the interruption: keep their items (a handoff
+                # becomes an error output, see _after_tools)
+                await _after_tools(
+                    activity, speech, chat_ctx, outputs, new_items, tool_choice, step
+                )
             await aio.cancel_and_wait(exec_task)
             speech._mark_done()
             return
@@ -252,6 +258,8 @@ async def _after_tools(
     step: int,
 ) -> None:
     session = activity.session
+    if speech.interrupted:
+        outputs = [interrupted_handoff_output(o) for o in outputs]
     ev = FunctionToolsExecutedEvent(
         function_calls=[o.fnc_call for o in outputs],
         function_call_outputs=[o.fnc_call_out for o in outputs],
@@ -278,7 +286,7 @@ async def _after_tools(
 
     stop = any(isinstance(o.raw_exception, StopResponse) for o in outputs)
     reply_required = any(o.reply_required for o in outputs) and not stop
-    if not reply_required or ev._reply_cancelled or activity._closed:
+    if not reply_required or ev._reply_cancelled or activity._closed or speech.interrupted:
         speech._mark_done()
         return
     next_step = step + 1
@@ -297,6 +305,28 @@ async def _after_tools(
         if new_ctx.get_by_id(item.id) is None:
             new_ctx.insert(item)
     activity._schedule_tool_reply(speech, chat_ctx=new_ctx, tool_choice=next_choice, step=next_step)
+
+
+INTERRUPTED_HANDOFF_MESSAGE = "the agent handoff was interrupted and did not happen"
+
+
+def interrupted_handoff_output(out: ToolExecutionOutput) -> ToolExecutionOutput:
+    """For an interrupted speech: a handoff request becomes an error output, not a handoff."""
+    if out.agent_handoff is None:
+        return out
+    error = llm_mod.FunctionCallOutput(
+        call_id=out.fnc_call.call_id,
+        name=out.fnc_call.name,
+        output=INTERRUPTED_HANDOFF_MESSAGE,
+        is_error=True,
+    )
+    return ToolExecutionOutput(
+        fnc_call=out.fnc_call,
+        fnc_call_out=error,
+        raw_output=out.raw_output,
+        raw_exception=None,
+        agent_handoff=None,
+    )
 
 
 async def speak(
