@@ -68,6 +68,13 @@ async def test_agent_turn_with_tool(fake_anthropic: fk.FakeAnthropic) -> None:
     ]
     assert follow[-1] == {
         "role": "user",
-        "content": [{"type": "tool_result", "tool_use_id": "toolu_l", "content": "sunny in Lyon"}],
+        "content": [
+            {
+                "type": "tool_result",
+                "tool_use_id": "toolu_l",
+                "content": "sunny in Lyon",
+                "is_error": False,
+            }
+        ],
     }
     await session.aclose()

@@ -185,13 +185,13 @@ async def test_history_conversion(fake_anthropic: fk.FakeAnthropic) -> None:
         "assistant",
         "user",
     ]
-    assert msgs[0]["content"][0]["text"] == vx_anthropic.chat_format.PLACEHOLDER_USER_TEXT
+    assert msgs[0]["content"][0]["type"] == "text"  # placeholder: the API wants a user first
     assert msgs[3]["content"] == [
         {"type": "tool_use", "id": "a", "name": "get_weather", "input": {"city": "Oslo"}},
         {"type": "tool_use", "id": "b", "name": "get_time", "input": {"zone": "UTC"}},
     ]
     assert msgs[4]["content"] == [
-        {"type": "tool_result", "tool_use_id": "a", "content": "cold"},
+        {"type": "tool_result", "tool_use_id": "a", "content": "cold", "is_error": False},
         {"type": "tool_result", "tool_use_id": "b", "content": "boom", "is_error": True},
         {"type": "text", "text": "quickly"},
     ]
