@@ -266,3 +266,16 @@ async def test_judge_checks_intent_with_a_forced_tool_call() -> None:
     with pytest.raises(AssertionError, match="no price given"):
         await msg.judge(judge, intent="gives a price")
     await session.aclose()
+
+
+async def test_a_failing_reply_makes_the_run_raise() -> None:
+    llm = FakeLLM([FakeResponse(error=ValueError("model exploded"))])
+    session = await _session(llm)
+    with pytest.raises(RuntimeError, match="a speech of the run failed") as err:
+        await session.run(user_input="hello?")
+    assert "model exploded" in repr(err.value.__cause__)
+    # the session is still usable for the next run
+    llm.add_response("Back again.")
+    result = await session.run(user_input="hello again?")
+    assert result.final_output == "Back again."
+    await session.aclose()

@@ -20,6 +20,7 @@ from .events import (
     UserStateChangedEvent,
 )
 from .run_context import RunContext
+from .run_result import RunResult
 from .speech_handle import SpeechHandle
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "MetricsCollectedEvent",
     "ModelSettings",
     "RunContext",
+    "RunResult",
     "SessionConnectOptions",
     "SpeechCreatedEvent",
     "SpeechHandle",
