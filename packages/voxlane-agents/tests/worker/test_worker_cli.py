@@ -13,8 +13,8 @@ from types import SimpleNamespace
 import pytest
 
 from voxlane.agents.cli import run_app
-from voxlane.agents.cli import run_app as run_app_module_fn
-from voxlane.agents.cli.run_app import build_parser, download_files
+from voxlane.agents.cli.app import build_parser, download_files
+from voxlane.agents.cli.app import run_app as run_app_module_fn
 from voxlane.agents.cli.watcher import changed_files, run_with_reload, snapshot
 
 AGENT = Path(__file__).parent / "vx_worker_agent.py"

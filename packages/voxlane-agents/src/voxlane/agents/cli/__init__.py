@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .run_app import run_app
+    from .app import run_app
 
 
 def __getattr__(name: str) -> Any:
     if name == "run_app":
-        from .run_app import run_app
+        from .app import run_app
 
         return run_app
     raise AttributeError(f"module 'voxlane.agents.cli' has no attribute {name!r}")
