@@ -76,6 +76,7 @@ if TYPE_CHECKING:
         VoiceOptions,
     )
     from .voice.room_io import RoomInputOptions, RoomIO, RoomOutputOptions
+    from .voice.run_result import RunResult, mock_tools
     from .worker import Worker, WorkerOptions, WorkerPermissions, WorkerType
 
 _SUBMODULES = {
@@ -123,6 +124,7 @@ _LAZY: dict[str, str] = {
     ),
     **dict.fromkeys(["RoomIO", "RoomInputOptions", "RoomOutputOptions"], "voice.room_io"),
     **dict.fromkeys(["AsyncRunContext", "AsyncToolset"], "llm"),
+    **dict.fromkeys(["RunResult", "mock_tools"], "voice.run_result"),
     **dict.fromkeys(["ModelNotFoundError", "ProviderNotFoundError", "resolve_provider"], "plugin"),
     # tools and chat context
     **dict.fromkeys(
@@ -220,6 +222,7 @@ __all__ = [
     "RoomInputOptions",
     "RoomOutputOptions",
     "RunContext",
+    "RunResult",
     "SessionConnectOptions",
     "SpeechCreatedEvent",
     "SpeechHandle",
@@ -241,6 +244,7 @@ __all__ = [
     "llm",
     "mcp",
     "metrics",
+    "mock_tools",
     "plugin",
     "resolve_provider",
     "stt",
