@@ -1,4 +1,4 @@
-"""The top-level `voxlane.agents` surface: every advertised name resolves, and importing it stays light."""
+"""The top-level `voxlane.agents` surface: every advertised name resolves; the import is light."""
 
 from __future__ import annotations
 
