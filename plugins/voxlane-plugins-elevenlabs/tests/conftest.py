@@ -1,0 +1,39 @@
+"""Fixtures for the ElevenLabs plugin tests: a fake ElevenLabs server and espeak-ng speech."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import vx_el_speech  # noqa: E402
+import vx_elevenlabs_fake  # noqa: E402
+
+TEXTS = ["hello there my friend", "the weather is nice today"]
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ELEVEN_API_KEY", raising=False)
+    monkeypatch.delenv("ELEVENLABS_API_KEY", raising=False)
+
+
+@pytest.fixture(scope="session")
+def clip() -> vx_el_speech.Clip:
+    return vx_el_speech.make_clip(TEXTS)
+
+
+@pytest.fixture
+async def el_server() -> AsyncIterator[vx_elevenlabs_fake.FakeElevenLabs]:
+    server = vx_elevenlabs_fake.FakeElevenLabs(script=TEXTS)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
