@@ -174,3 +174,18 @@ def test_missing_key_and_bad_rate() -> None:
         cartesia.STT()
     with pytest.raises(ValueError, match="sample_rate"):
         cartesia.STT(api_key="k", sample_rate=12000)
+
+
+async def test_drop_after_all_audio_was_sent_is_still_retried(
+    ct_stt: cartesia.STT, ct_server: fake.FakeCartesia, clip: speech.Clip
+) -> None:
+    # the whole input (and "close") is sent before the server drops the socket: the abnormal
+    # close must still be retried, not taken for the end of the stream
+    ct_server.fail_next("stt", fake.Fault("drop", seconds=clip.spans[0][0] + 0.5))
+    stream = ct_stt.stream(conn_options=FAST)
+    for frame in clip.frames():
+        stream.push_frame(frame)
+    stream.end_input()
+    events = [ev async for ev in stream]
+    assert finals(events) == clip.texts
+    assert len(ct_server.connections) == 2

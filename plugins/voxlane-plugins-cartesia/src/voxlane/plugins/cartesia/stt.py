@@ -347,8 +347,8 @@ class SpeechStream(stt.RecognizeStream):
                 continue
             self._last_message = loop.time()
             if msg.type in _CLOSED or msg.type == aiohttp.WSMsgType.ERROR:
-                if closing.is_set():
-                    return
+                if closing.is_set() and ws.close_code == 1000:
+                    return  # closed normally after "close"
                 raise APIConnectionError(
                     f"Cartesia closed the STT websocket unexpectedly (code {ws.close_code})"
                 )

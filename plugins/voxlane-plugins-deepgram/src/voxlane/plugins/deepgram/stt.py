@@ -550,9 +550,9 @@ class SpeechStream(stt.RecognizeStream):
                 continue
             self._last_message = loop.time()
             if msg.type in _CLOSED_TYPES:
-                if closing.is_set():
-                    return
                 code = ws.close_code
+                if closing.is_set() and code == 1000:
+                    return  # the normal end after CloseStream
                 reason = msg.extra if isinstance(msg.extra, str) else ""
                 if code == 1008:
                     raise APIStatusError(
