@@ -354,3 +354,26 @@ def test_construction_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     model = realtime.RealtimeModel(api_key="k", turn_detection=None, input_audio_transcription=None)
     assert not model.capabilities.turn_detection and not model.capabilities.user_transcription
     assert model.capabilities.message_truncation and model.capabilities.audio_output
+
+
+async def test_malformed_frames_are_skipped_and_errors_reach_the_caller(
+    fake_realtime: rf.FakeRealtimeServer,
+) -> None:
+    fake_realtime.responses.extend(
+        [rf.ScriptedResponse(reject="invalid_value"), rf.ScriptedResponse(text="fine")]
+    )
+    async with make_model(fake_realtime, turn_detection=None, modalities=["text"]) as model:
+        sess = model.session()
+        rec = Recorder(sess)
+        await sess.wait_connected()
+        await fake_realtime.wait_for("session.update")
+        await fake_realtime.send_raw("{not json")
+        await fake_realtime.send_raw('{"type": "response.output_text.delta", "item_id": "unknown"}')
+        with pytest.raises(llm.RealtimeError, match="invalid_value"):
+            await sess.generate_reply()
+        assert [e.recoverable for e in rec.of("error")] == [True]
+        # the session still works after both
+        messages, _ = await drain(await sess.generate_reply())
+        assert [(t, n, m) for _, t, n, m in messages] == [("fine", 0, ["text"])]
+        assert fake_realtime.session["output_modalities"] == ["text"]
+        await sess.aclose()

@@ -30,6 +30,7 @@ class ScriptedResponse:
     function_calls: list[tuple[str, str, str]] = field(default_factory=list)  # name, args, call_id
     chunk_delay: float = 0.0
     ignore: bool = False  # never answer this response.create
+    reject: str | None = None  # answer response.create with an error event carrying this code
 
 
 @dataclass
@@ -52,6 +53,7 @@ class FakeRealtimeServer:
         self.items: list[dict[str, Any]] = []
         self.reject_status: int | None = None
         self._conn: _Conn | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self._counter = 0
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -99,6 +101,11 @@ class FakeRealtimeServer:
         if conn.response_task is not None:
             conn.response_task.cancel()
         conn.request.transport.close()
+
+    async def send_raw(self, text: str) -> None:
+        """Send a text frame as-is on the current connection."""
+        assert self._conn is not None
+        await self._conn.ws.send_str(text)
 
     def _id(self, prefix: str) -> str:
         self._counter += 1
@@ -287,6 +294,17 @@ class FakeRealtimeServer:
             self.responses.popleft() if self.responses else ScriptedResponse(text="(no script)")
         )
         if script.ignore:
+            return
+        if script.reject is not None:
+            err = {
+                "type": "invalid_request_error",
+                "code": script.reject,
+                "message": "rejected",
+                "event_id": event_id,
+            }
+            self._background.add(
+                asyncio.create_task(self._send(conn, {"type": "error", "error": err}))
+            )
             return
         conn.cancel = asyncio.Event()
         conn.response_task = asyncio.create_task(self._play(conn, script, params))
