@@ -72,7 +72,7 @@ async def entrypoint(ctx: JobContext) -> None:
     models = ctx.proc.userdata if "llm" in ctx.proc.userdata else build_models()
     session = make_session(models)
     await session.start(OfflineAssistant(), room=ctx.room)
-    session.say("Hi, I'm Vox. Ask me anything.")
+    session.say("Hello! How can I help you today?")
 
 
 if __name__ == "__main__":
