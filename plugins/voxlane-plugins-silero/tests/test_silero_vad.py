@@ -271,3 +271,14 @@ def test_registered_under_the_provider_string_silero() -> None:
     assert status.status == "ok" and status.error is None
     assert status.models == {"vad": ["silero"]}
     assert status.distribution == "voxlane-plugins-silero"
+
+
+def test_download_files_validates_the_bundled_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    from voxlane.plugins.silero import download_files
+
+    download_files()  # the shipped model loads
+    monkeypatch.setattr(
+        "voxlane.plugins.silero.bundled_model_path", lambda: Path("/nonexistent/silero_vad.onnx")
+    )
+    with pytest.raises(FileNotFoundError):
+        download_files()

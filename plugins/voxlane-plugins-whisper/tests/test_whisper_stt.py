@@ -172,3 +172,10 @@ def test_registered_under_the_provider_string() -> None:
     assert isinstance(resolve_provider("stt", "whisper"), whisper.STT)
     status = next(p for p in list_plugins() if p.name == "whisper")
     assert status.status == "ok" and status.models == {"stt": ["whisper/tiny.en"]}
+
+
+def test_download_files_validates_the_bundled_model() -> None:
+    from voxlane.agents.plugin import run_download_files
+
+    results = {r.name: r for r in run_download_files()}
+    assert results["whisper"].ok, results["whisper"].error

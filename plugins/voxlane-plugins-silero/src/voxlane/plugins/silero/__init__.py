@@ -12,7 +12,7 @@ from typing import Any
 
 from voxlane.agents.plugin import PluginInfo, hookimpl
 
-from .onnx_model import bundled_model_path
+from .onnx_model import bundled_model_path, new_session
 from .vad import VAD, VADOptions, VADStream
 from .version import __version__
 
@@ -42,6 +42,12 @@ def register_providers(registry: Any) -> None:
         models=(),  # the provider string is just "silero"
         capabilities={"offline": True, "sample_rates": [8000, 16000]},
     )
+
+
+@hookimpl
+def download_files() -> None:
+    """Nothing to download (the model is in the wheel): check that it loads."""
+    new_session(model_path=bundled_model_path())
 
 
 @hookimpl

