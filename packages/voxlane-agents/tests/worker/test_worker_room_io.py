@@ -262,3 +262,106 @@ async def test_participant_audio_is_resampled() -> None:
     got = await asyncio.wait_for(audio_in.__anext__(), 5)
     assert got.sample_rate == 16000
     await audio_in.aclose()
+
+
+ROOM_SENTENCES = [
+    "Cat dog pig hen cow elk.",
+    "Rat bat owl fox ape yak.",
+    "Ant bee eel emu gnu hog.",
+]
+ROOM_SECONDS_PER_CHAR = 0.02
+
+
+def _room_played_words(position: float) -> str:
+    """Words whose FakeTTS audio started within ``position`` s (each word: 4 characters)."""
+    out: list[str] = []
+    start = 0.0
+    for sentence in ROOM_SENTENCES:
+        for i, word in enumerate(sentence.split()):
+            if start + i * 4 * ROOM_SECONDS_PER_CHAR <= position:
+                out.append(word)
+        start += len(sentence) * ROOM_SECONDS_PER_CHAR
+    return " ".join(out)
+
+
+async def test_room_io_interrupted_reply_keeps_exactly_the_played_words() -> None:
+    room = IORoom()
+    # streaming=False: tts.StreamAdapter gives one timing per sentence, not per word
+    session: AgentSession[None] = AgentSession(
+        tts=FakeTTS(seconds_per_char=ROOM_SECONDS_PER_CHAR, streaming=False),
+        user_away_timeout=None,
+    )
+    room_io = RoomIO(session, room, audio_stream_factory=fake_track_frames)
+    await room_io.start()
+    await session.start(Agent(instructions="test"))
+    out = room_io.audio_output
+    assert out is not None
+    started = asyncio.Event()
+    finished: list[Any] = []
+    out.on("playback_started", lambda _: started.set())
+    out.on("playback_finished", finished.append)
+    reply = " ".join(ROOM_SENTENCES)
+    handle = session.say(reply)
+    await asyncio.wait_for(started.wait(), 10)
+    # 0.68 s: mid-way between "owl" (0.64 s) and "fox" (0.72 s) of the second sentence
+    await asyncio.sleep(0.68)
+    session.interrupt()
+    await asyncio.wait_for(handle, 10)
+    assert handle.interrupted
+    msg = session.history.items[-1]
+    said = msg.text_content
+    assert msg.role == "assistant" and msg.interrupted
+    position = finished[0].playback_position
+    # the words whose audio was played (the wall clock may move the cut a little)
+    assert said in {_room_played_words(position + d) for d in (-0.03, 0.0, 0.03)}
+    assert 7 <= len(said.split()) < 18 and reply.startswith(said)
+
+    def published() -> list[dict[str, Any]]:
+        return [
+            s
+            for s in room.agent_participant.streams
+            if s["topic"] == TOPIC_TRANSCRIPTION and s["sender"] == "agent-1" and s["closed"]
+        ]
+
+    await _wait(published)
+    # the room saw exactly the words kept in the history
+    assert [s["text"].strip() for s in published()] == [said]
+    await session.aclose()
+    await room_io.aclose()
+
+
+async def test_room_io_sync_transcription_off_publishes_the_text_at_once() -> None:
+    from voxlane.agents.voice.room_io import RoomOutputOptions
+
+    room = IORoom()
+    session: AgentSession[None] = AgentSession(
+        tts=FakeTTS(seconds_per_char=ROOM_SECONDS_PER_CHAR, streaming=False),
+        user_away_timeout=None,
+    )
+    room_io = RoomIO(
+        session,
+        room,
+        output_options=RoomOutputOptions(sync_transcription=False),
+        audio_stream_factory=fake_track_frames,
+    )
+    await room_io.start()
+    await session.start(Agent(instructions="test"))
+    assert not session.output.sync_transcription
+    reply = " ".join(ROOM_SENTENCES)
+    handle = session.say(reply)
+    # the whole text is published long before the 1.4 s of audio are played
+    await _wait(
+        lambda: any(
+            s["sender"] == "agent-1" and s["text"] == reply for s in room.agent_participant.streams
+        ),
+        timeout=1.0,
+    )
+    assert not handle.done()
+    session.interrupt()
+    await asyncio.wait_for(handle, 10)
+    await session.aclose()
+    await room_io.aclose()
+    import pytest
+
+    with pytest.raises(ValueError, match="transcription_speed_factor must be > 0"):
+        RoomOutputOptions(transcription_speed_factor=0)

@@ -521,7 +521,7 @@ class AgentActivity:
                 return
         if self._paused_speech is speech:
             return
-        audio_output = self._session.output.audio
+        audio_output = self._session.output._playout_audio()
         if (
             opts.resume_false_interruption
             and opts.false_interruption_timeout is not None
@@ -554,7 +554,7 @@ class AgentActivity:
         self._paused_speech = None
         if speech is None or speech.done() or speech.interrupted:
             return
-        audio_output = self._session.output.audio
+        audio_output = self._session.output._playout_audio()
         if audio_output is not None:
             audio_output.resume()
         self._session._update_agent_state("speaking")
@@ -658,8 +658,9 @@ class AgentActivity:
         self._interrupted_by_audio = False
         paused = self._paused_speech
         self._paused_speech = None
-        if paused is not None and self._session.output.audio is not None:
-            self._session.output.audio.resume()
+        paused_output = self._session.output._playout_audio()
+        if paused is not None and paused_output is not None:
+            paused_output.resume()
         for _, _, queued in list(self._queue):
             if queued.allow_interruptions:
                 queued.interrupt()

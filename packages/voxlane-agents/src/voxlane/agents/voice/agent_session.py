@@ -110,6 +110,8 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         min_consecutive_speech_delay: minimum pause between two speeches (0).
         false_interruption_timeout: seconds after a wordless interruption before the paused
             speech resumes (2.0; None disables resuming).
+        sync_transcription: when both an audio and a transcription output are set, release
+            the text word by word as the audio plays (default True; see ``AgentOutput``).
         conn_options: :class:`SessionConnectOptions`.
     """
 
@@ -135,6 +137,7 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         min_consecutive_speech_delay: float = 0.0,
         false_interruption_timeout: float | None = 2.0,
         resume_false_interruption: bool = True,
+        sync_transcription: bool = True,
         conn_options: NotGivenOr[SessionConnectOptions] = NOT_GIVEN,
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
@@ -192,7 +195,7 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         self._conn_options = conn_options if is_given(conn_options) else SessionConnectOptions()
         self._loop = loop
         self._input = AgentInput(on_audio_changed=self._on_audio_input_changed)
-        self._output = AgentOutput()
+        self._output = AgentOutput(sync_transcription=sync_transcription)
         self._chat_ctx = ChatContext()
         self._agent: Agent | None = None
         self._activity: AgentActivity | None = None
@@ -375,6 +378,7 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         while self._paused_activities:
             await self._paused_activities.pop().aclose()
         await self._session_tools.aclose()
+        await self._output._aclose()
         if self._room_io is not None:
             aclose = getattr(self._room_io, "aclose", None)
             if aclose is not None:

@@ -24,7 +24,7 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from livekit import rtc
 
@@ -306,13 +306,26 @@ class AgentInput:
 
 
 class AgentOutput:
-    """The session's outputs: ``audio`` and ``transcription``, each replaceable and switchable."""
+    """The session's outputs: ``audio`` and ``transcription``, each replaceable and switchable.
 
-    def __init__(self) -> None:
+    When both an audio and a transcription output are set, the runtime plays through a
+    :class:`~voxlane.agents.voice.transcription.TranscriptSynchronizer` pairing them (created
+    on demand), so the text follows the audio and an interrupted reply keeps exactly the
+    words played. ``set_sync_transcription(False)`` (or ``AgentSession(sync_transcription=
+    False)``) sends the text as soon as it is generated instead. Outputs that are already a
+    synchronizer's are used as they are.
+    """
+
+    def __init__(self, *, sync_transcription: bool = True) -> None:
         self._audio: AudioOutput | None = None
         self._transcription: TextOutput | None = None
         self._audio_enabled = True
         self._transcription_enabled = True
+        self._sync_transcription = sync_transcription
+        self._sync_speed = 1.0
+        self._synchronizer: Any = None
+        self._sync_pair: tuple[AudioOutput, TextOutput] | None = None
+        self._retired_synchronizers: list[Any] = []
 
     @property
     def audio(self) -> AudioOutput | None:
@@ -340,12 +353,80 @@ class AgentOutput:
     def transcription_enabled(self) -> bool:
         return self._transcription_enabled
 
+    @property
+    def sync_transcription(self) -> bool:
+        """Whether the transcription is synchronised with the audio playout (default True)."""
+        return self._sync_transcription
+
     def set_audio_enabled(self, enabled: bool) -> None:
         """Disabling audio makes the session speak text only (no TTS needed)."""
         self._audio_enabled = enabled
 
     def set_transcription_enabled(self, enabled: bool) -> None:
         self._transcription_enabled = enabled
+
+    def set_sync_transcription(self, enabled: bool, *, speed: float | None = None) -> None:
+        """Synchronise (or not) the transcription with the audio; ``speed`` scales the
+        speaking rate used when the TTS gives no word timings (1.0 = average)."""
+        if speed is not None:
+            if not speed > 0:
+                raise ValueError(
+                    f"speed must be > 0 (1.0 is the average speaking rate), got {speed}"
+                )
+            if speed != self._sync_speed:
+                self._sync_speed = speed
+                self._retire_synchronizer()
+        self._sync_transcription = enabled
+
+    def _playout_outputs(self) -> tuple[AudioOutput | None, TextOutput | None]:
+        """The outputs the runtime plays a reply through (see the class docstring)."""
+        from .transcription.synchronizer import TranscriptSynchronizer, is_synchronized
+
+        audio, text = self.audio, self.transcription
+        if (
+            audio is None
+            or text is None
+            or not self._sync_transcription
+            or is_synchronized(audio)
+            or is_synchronized(text)
+        ):
+            return audio, text
+        pair = self._sync_pair
+        if pair is None or pair[0] is not audio or pair[1] is not text:
+            self._retire_synchronizer()
+            self._synchronizer = TranscriptSynchronizer(
+                next_in_chain_audio=audio, next_in_chain_text=text, speed=self._sync_speed
+            )
+            self._sync_pair = (audio, text)
+        return self._synchronizer.audio_output, self._synchronizer.text_output
+
+    def _playout_audio(self) -> AudioOutput | None:
+        """The audio output to pause/resume: the synchronised one when a reply used it."""
+        audio = self.audio
+        pair = self._sync_pair
+        if (
+            audio is not None
+            and pair is not None
+            and pair[0] is audio
+            and self._synchronizer is not None
+        ):
+            out: AudioOutput = self._synchronizer.audio_output
+            return out
+        return audio
+
+    def _retire_synchronizer(self) -> None:
+        if self._synchronizer is not None:
+            # its segments still playing finish on their own; closed with the session
+            self._retired_synchronizers.append(self._synchronizer)
+        self._synchronizer = None
+        self._sync_pair = None
+
+    async def _aclose(self) -> None:
+        """Stop the synchronizers the session created."""
+        self._retire_synchronizer()
+        retired, self._retired_synchronizers = self._retired_synchronizers, []
+        for sync in retired:
+            await sync.aclose()
 
 
 __all__ = [

@@ -58,6 +58,7 @@ from .generation import (
 )
 from .speech_handle import SpeechHandle
 from .tool_loop import _execute_tools, _wait_authorized, interrupted_handoff_output
+from .transcription.synchronizer import synchronizer_of
 
 if TYPE_CHECKING:
     from .agent_activity import AgentActivity
@@ -375,9 +376,10 @@ class RealtimeBridge:
         session = activity.session
         agent = activity.agent
         settings = ModelSettings()
-        audio_output = session.output.audio
-        text_output = session.output.transcription
+        audio_output, text_output = session.output._playout_outputs()
         use_audio = audio_output is not None and self._model.capabilities.audio_output
+        if not use_audio:
+            text_output = session.output.transcription
         tasks: list[asyncio.Task[Any]] = []
         audio_data = None
         if use_audio:
@@ -439,10 +441,13 @@ class RealtimeBridge:
                     id=msg.message_id, role="assistant", content=[said], interrupted=interrupted
                 )
                 activity._add_item(item, speech=speech)
-            return interrupted
         finally:
             first_out.remove_done_callback(_on_first_output)
             await aio.cancel_and_wait(*tasks)
+        sync = synchronizer_of(text_output)
+        if sync is not None:
+            await sync.wait_for_released()
+        return interrupted
 
     def _truncate(
         self, msg: MessageGeneration, *, position: float, transcript: str, audio: bool

@@ -1,10 +1,10 @@
 """The console: talk to an agent from a terminal (audio or text) or run turns from WAV files."""
 
+from ..io_impl.wav import WavAudioInput, WavAudioOutput, read_wav
 from .chat_cli import ChatCLI
 from .file_mode import FileConsole
 from .room import ConsoleMode, ConsoleOptions, ConsoleRoom
 from .runner import run_console, run_console_job
-from .wav_io import WavAudioInput, WavAudioOutput, read_wav
 
 __all__ = [
     "ChatCLI",

@@ -80,6 +80,8 @@ class ChatCLI:
         else:
             self._devices = found
         self._session.output.transcription = self._text_out
+        if not self._sync_transcription:
+            self._session.output.set_sync_transcription(False)
         self._start_reading()
         if self._requested_mode == "audio" and self._devices is not None:
             self._set_mode("audio")

@@ -12,15 +12,18 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ...utils.aio import cancel_and_wait
+from ..io_impl.wav import WavAudioInput, WavAudioOutput
 from .room import ConsoleOptions
 from .text_io import StreamTextOutput
-from .wav_io import WavAudioInput, WavAudioOutput
 
 logger = logging.getLogger("voxlane.agents.console")
 
 SETTLE_SECONDS = 2.0
 """After the input ends, the conversation counts as over once it was quiet this long."""
 MAX_WAIT_SECONDS = 300.0
+TRAILING_SILENCE = 1.5
+"""Silence fed after the input file, so the turn detector hears the user stop."""
+OUTPUT_SAMPLE_RATE = 24000
 
 
 def _open_transcript(path_str: str) -> TextIO:
@@ -40,8 +43,22 @@ class FileConsole:
         self._session = agent_session
         self._options = options
         self._stdout = stdout or sys.stdout
-        self._input = WavAudioInput(options.input_audio, realtime=options.realtime_input)
-        self._output = WavAudioOutput(options.output_audio) if options.output_audio else None
+        self._input = WavAudioInput(
+            options.input_audio,
+            realtime=options.realtime_input,
+            trailing_silence=TRAILING_SILENCE,
+            num_channels=1,
+        )
+        self._output = (
+            WavAudioOutput(
+                options.output_audio,
+                sample_rate=OUTPUT_SAMPLE_RATE,
+                num_channels=1,
+                realtime=options.realtime_input,
+            )
+            if options.output_audio
+            else None
+        )
         self._transcript: TextIO | None = None
         self._done = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -53,6 +70,8 @@ class FileConsole:
         self._session.input.audio = self._input
         self._session.output.audio = self._output
         self._session.output.transcription = StreamTextOutput(self._stdout)
+        if not self._options.sync_transcription:
+            self._session.output.set_sync_transcription(False)
         self._session.on("conversation_item_added", self._on_item)
         self._session.on("agent_state_changed", self._on_state)
         self._session.on("user_state_changed", self._on_state)
@@ -99,7 +118,7 @@ class FileConsole:
     async def aclose(self) -> None:
         await cancel_and_wait(self._task)
         if self._output is not None:
-            self._output.close()
+            await self._output.aclose()
         if self._transcript is not None:
             with contextlib.suppress(Exception):
                 self._transcript.close()

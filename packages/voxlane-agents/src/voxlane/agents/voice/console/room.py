@@ -28,7 +28,10 @@ class ConsoleOptions:
     transcript: str | None = None
     """File mode: text file receiving the conversation transcript."""
     realtime_input: bool = True
-    """File mode: feed the input WAV at real-time speed (as a microphone would)."""
+    """File mode: feed the input WAV at real-time speed (as a microphone would), and play the
+    agent's speech at real-time speed (so the user's audio can interrupt it)."""
+    sync_transcription: bool = True
+    """Show the agent's words as its audio plays (when there is an audio output)."""
 
 
 class _ConsoleParticipant:

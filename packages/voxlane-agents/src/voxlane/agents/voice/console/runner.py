@@ -7,11 +7,12 @@ import dataclasses
 import functools
 import signal
 import sys
+from pathlib import Path
 
 from ...job.types import JobExecutorType
 from ...worker.options import WorkerOptions
+from ..io_impl.wav import read_wav
 from .room import ConsoleMode, ConsoleOptions, ConsoleRoom
-from .wav_io import read_wav
 
 
 def run_console(
@@ -31,6 +32,9 @@ def run_console(
         return 2
     mode: ConsoleMode = "file" if input_audio else ("text" if text_mode else "audio")
     if input_audio:
+        if not Path(input_audio).is_file():
+            print(f"error: input audio file not found: {input_audio}", file=sys.stderr)
+            return 2
         try:
             read_wav(input_audio)
         except (OSError, ValueError) as e:

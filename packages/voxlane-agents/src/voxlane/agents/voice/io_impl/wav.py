@@ -86,6 +86,23 @@ def write_wav(path: str | Path, frames: list[rtc.AudioFrame]) -> None:
             w.writeframes(bytes(memoryview(f.data).cast("B")))
 
 
+def convert_channels(pcm: bytes, from_channels: int, to_channels: int) -> bytes:
+    """Mix interleaved 16-bit ``pcm`` down to mono, or copy a mono signal to more channels."""
+    if from_channels == to_channels:
+        return pcm
+    samples = np.frombuffer(pcm, dtype="<i2").reshape(-1, from_channels)
+    if to_channels == 1:
+        mono: bytes = samples.astype(np.int32).mean(axis=1).astype("<i2").tobytes()
+        return mono
+    if from_channels == 1:
+        copied: bytes = np.repeat(samples, to_channels, axis=1).astype("<i2").tobytes()
+        return copied
+    raise ValueError(
+        f"cannot convert {from_channels}-channel audio to {to_channels} channels; only mixing "
+        "down to mono or copying mono is supported"
+    )
+
+
 class WavAudioInput(AudioInput):
     """Plays a WAV file into the session as if it were the user's microphone.
 
@@ -97,6 +114,9 @@ class WavAudioInput(AudioInput):
             delivers them as fast as they are read.
         trailing_silence: seconds of silence appended after the file, so that a turn detector
             sees the user stop talking before the input ends.
+        num_channels: mix down to mono (1) or copy to stereo (2); None keeps the file's.
+
+    ``finished`` is set once every frame was delivered.
     """
 
     def __init__(
@@ -107,11 +127,14 @@ class WavAudioInput(AudioInput):
         frame_duration: float = 0.02,
         realtime: bool = True,
         trailing_silence: float = 0.0,
+        num_channels: int | None = None,
         label: str = "",
     ) -> None:
         super().__init__(label=label or f"wav:{Path(path).name}")
         if sample_rate is not None and sample_rate <= 0:
             raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate}")
+        if num_channels is not None and num_channels not in (1, 2):
+            raise ValueError(f"num_channels must be 1, 2 or None, got {num_channels}")
         if not 0.001 <= frame_duration <= 1.0:
             raise ValueError(f"frame_duration must be between 0.001 and 1 s, got {frame_duration}")
         if trailing_silence < 0:
@@ -121,8 +144,10 @@ class WavAudioInput(AudioInput):
         self._frame_duration = frame_duration
         self._realtime = realtime
         self._trailing_silence = trailing_silence
+        self._num_channels = num_channels
         self._frames: list[rtc.AudioFrame] | None = None
         self._pos = 0
+        self.finished = asyncio.Event()
 
     @property
     def path(self) -> Path:
@@ -130,6 +155,9 @@ class WavAudioInput(AudioInput):
 
     async def _load(self) -> list[rtc.AudioFrame]:
         data = await asyncio.to_thread(read_wav, self._path)
+        if self._num_channels is not None and self._num_channels != data.num_channels:
+            pcm = convert_channels(data.pcm, data.num_channels, self._num_channels)
+            data = WavData(pcm=pcm, sample_rate=data.sample_rate, num_channels=self._num_channels)
         rate = self._sample_rate or data.sample_rate
         pcm = data.pcm
         if rate != data.sample_rate and pcm:
@@ -162,6 +190,7 @@ class WavAudioInput(AudioInput):
         if self._frames is None:
             self._frames = await self._load()
         if self._pos >= len(self._frames):
+            self.finished.set()
             raise StopAsyncIteration
         frame = self._frames[self._pos]
         self._pos += 1
@@ -231,14 +260,9 @@ class WavAudioOutput(PacedAudioOutput):
                 f"{self.label}: got a {frame.sample_rate} Hz frame for a {self._file_rate} Hz "
                 "file; pass sample_rate= to resample"
             )
-        data = np.frombuffer(bytes(memoryview(frame.data).cast("B")), dtype="<i2")
-        if frame.num_channels != self._num_channels:
-            data = data.reshape(-1, frame.num_channels)
-            if self._num_channels == 1:
-                data = data.mean(axis=1).astype("<i2")
-            else:
-                data = np.repeat(data[:, :1], 2, axis=1).reshape(-1)
-        return data.tobytes()
+        assert self._num_channels is not None
+        raw = bytes(memoryview(frame.data).cast("B"))
+        return convert_channels(raw, frame.num_channels, self._num_channels)
 
     def _on_audio_played(self, index: int, frame: rtc.AudioFrame) -> None:
         self._pending.append(self._convert(frame))
@@ -248,6 +272,7 @@ class WavAudioOutput(PacedAudioOutput):
 
     def _open(self) -> None:
         assert self._file_rate is not None and self._num_channels is not None
+        self._path.parent.mkdir(parents=True, exist_ok=True)
         w = wave.open(str(self._path), "wb")  # noqa: SIM115 (kept open until aclose)
         w.setnchannels(self._num_channels)
         w.setsampwidth(2)
@@ -282,4 +307,11 @@ class WavAudioOutput(PacedAudioOutput):
             await asyncio.to_thread(f.close)
 
 
-__all__ = ["WavAudioInput", "WavAudioOutput", "WavData", "read_wav", "write_wav"]
+__all__ = [
+    "WavAudioInput",
+    "WavAudioOutput",
+    "WavData",
+    "convert_channels",
+    "read_wav",
+    "write_wav",
+]

@@ -48,6 +48,18 @@ class RoomOutputOptions:
     audio_sample_rate: int = 24000
     audio_num_channels: int = 1
     audio_track_name: str = "roomio_audio"
+    sync_transcription: bool = True
+    """Release the agent's transcription word by word as its audio plays (needs audio and
+    transcription both enabled); False publishes the text as soon as it is generated."""
+    transcription_speed_factor: float = 1.0
+    """Speaking-rate factor used to pace the text when the TTS gives no word timings."""
+
+    def __post_init__(self) -> None:
+        if not self.transcription_speed_factor > 0:
+            raise ValueError(
+                "transcription_speed_factor must be > 0 (1.0 is the average speaking rate), "
+                f"got {self.transcription_speed_factor}"
+            )
 
 
 __all__ = [

@@ -2,7 +2,8 @@
 
 - subscribes to the linked participant's microphone and feeds it (resampled) to the session;
 - publishes the agent's speech as an audio track;
-- publishes user and agent transcriptions on ``lk.transcription``;
+- publishes user and agent transcriptions on ``lk.transcription`` (the agent's synchronised
+  with its audio unless ``RoomOutputOptions(sync_transcription=False)``);
 - turns chat messages on ``lk.chat`` into user turns;
 - publishes the agent state as the participant attribute ``lk.agent.state``;
 - closes the session when no human participant is left.
@@ -116,6 +117,10 @@ class RoomIO:
             )
             await self._audio_out.publish()
             self._session.output.audio = self._audio_out
+        self._session.output.set_sync_transcription(
+            self._out_opts.sync_transcription and self._session.output.sync_transcription,
+            speed=self._out_opts.transcription_speed_factor,
+        )
         if self._out_opts.transcription_enabled:
             self._text_out = RoomTranscriptionOutput(room, track_sid=self._agent_track_sid)
             self._session.output.transcription = self._text_out
@@ -254,7 +259,9 @@ class RoomIO:
         else:
             from ..console.chat_cli import ChatCLI
 
-            self._console = ChatCLI(self._session, mode=options.mode)
+            self._console = ChatCLI(
+                self._session, mode=options.mode, sync_transcription=options.sync_transcription
+            )
         await self._console.start()
         self._console_watch = asyncio.create_task(self._watch_console())
 

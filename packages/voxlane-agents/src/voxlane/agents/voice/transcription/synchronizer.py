@@ -10,9 +10,12 @@ Each speech step is one *segment* on both outputs (the n-th text segment goes wi
 audio segment). While a segment plays, its words reach ``next_in_chain_text`` at the moment
 they are spoken:
 
-- when the TTS attached word timings to its frames (``TimedString`` in
-  ``frame.userdata["lk.timed_transcripts"]``), word *i* is released at the start time of timed
-  word *i*;
+- when the TTS attached timings to its frames (``TimedString`` in
+  ``frame.userdata["lk.timed_transcripts"]``), the first word of each timed string is released
+  at that string's start time. A timed string may hold one word (word-level alignment) or a
+  whole sentence (``tts.StreamAdapter``): the other words of a string are spread over the
+  string's audio (up to the next timed string, or the end of the audio once known) in
+  proportion to their syllables, or at the speaking rate while that span is unknown;
 - otherwise at the speaking rate: ``STANDARD_SPEECH_RATE`` syllables per second times
   ``speed``, re-estimated from the segment's syllables and audio duration once both are known.
 
@@ -44,6 +47,14 @@ logger = logging.getLogger("voxlane.agents.voice")
 _EPS = 1e-6
 
 
+@dataclass(frozen=True)
+class _Anchor:
+    """A timed string: its first word starts at ``start`` (seconds into the segment)."""
+
+    start: float
+    words: int
+
+
 @dataclass
 class _Segment:
     index: int
@@ -53,7 +64,7 @@ class _Segment:
     audio_started: bool = False
     audio_done: bool = False
     audio_duration: float = 0.0
-    anchors: list[float] = field(default_factory=list)
+    anchors: list[_Anchor] = field(default_factory=list)
     tts_base: float = 0.0
     last_raw_start: float = -1.0
     started_at: float | None = None
@@ -147,6 +158,20 @@ class TranscriptSynchronizer:
                 seg.passthrough = True
                 seg.notify()
 
+    async def wait_for_released(self) -> None:
+        """Wait until every segment whose playback finished delivered its text (and flush)."""
+        while True:
+            tasks = [
+                s.task
+                for s in self._segments
+                if s.task is not None
+                and not s.task.done()
+                and (s.final_words is not None or (s.passthrough and s.text_done))
+            ]
+            if not tasks:
+                return
+            await asyncio.gather(*tasks, return_exceptions=True)
+
     async def aclose(self) -> None:
         """Stop every pending release task."""
         self._closed = True
@@ -228,15 +253,44 @@ class TranscriptSynchronizer:
             total = sum(syllables)
             if total > 0:
                 rate = total / seg.audio_duration
+        # word index -> the timed string starting with that word
+        first_words: dict[int, int] = {}
+        index = 0
+        for k, anchor in enumerate(seg.anchors):
+            first_words[index] = k
+            index += anchor.words
         starts: list[float] = []
         t = 0.0
+        word_rate = rate
+        group_end = 0  # index of the first word after the current timed string
         for i, syl in enumerate(syllables):
-            if i < len(seg.anchors):
-                # the TTS said when this word starts (never before the previous word)
-                t = max(starts[-1] if starts else 0.0, seg.anchors[i])
+            anchor_index = first_words.get(i)
+            if anchor_index is not None:
+                # the TTS said when this string starts (never before the previous word)
+                t = max(starts[-1] if starts else 0.0, seg.anchors[anchor_index].start)
+                group_end = i + seg.anchors[anchor_index].words
+                word_rate = self._group_rate(seg, anchor_index, syllables[i:group_end]) or rate
+            elif i >= group_end:
+                word_rate = rate
             starts.append(t)
-            t += syl / rate
+            t += syl / word_rate
         return starts
+
+    def _group_rate(self, seg: _Segment, k: int, syllables: list[int]) -> float | None:
+        """Syllables per second inside timed string ``k``, when its audio span is known."""
+        anchor = seg.anchors[k]
+        if len(syllables) < anchor.words:
+            return None  # its text has not all arrived yet
+        if k + 1 < len(seg.anchors):
+            end = seg.anchors[k + 1].start
+        elif seg.audio_done:
+            end = seg.audio_duration
+        else:
+            return None
+        total = sum(syllables)
+        if total <= 0 or end - anchor.start <= _EPS:
+            return None
+        return total / (end - anchor.start)
 
     def _played_words(self, seg: _Segment, position: float) -> int:
         words = split_words(seg.text, text_done=seg.text_done)
@@ -265,17 +319,18 @@ class TranscriptSynchronizer:
         timed: Any = frame.userdata.get(TIMED_TRANSCRIPTS_KEY) if frame.userdata else None
         for ts in timed or []:
             start = getattr(ts, "start_time", None)
-            if start is None or not is_given(start):
+            n_words = len(str(ts).split())
+            if start is None or not is_given(start) or n_words == 0:
                 continue
             offset = getattr(ts, "start_time_offset", None)
             if offset is not None and is_given(offset):
-                seg.anchors.append(float(offset) + float(start))
+                seg.anchors.append(_Anchor(float(offset) + float(start), n_words))
                 continue
             if float(start) < seg.last_raw_start - _EPS:
                 # a new TTS segment restarted its clock: it begins where the audio is now
                 seg.tts_base = before
             seg.last_raw_start = float(start)
-            seg.anchors.append(seg.tts_base + float(start))
+            seg.anchors.append(_Anchor(seg.tts_base + float(start), n_words))
         seg.audio_duration += frame.samples_per_channel / frame.sample_rate
         seg.notify()
 
@@ -408,6 +463,10 @@ class _SyncedAudioOutput(AudioOutput):
         self._sync = sync
         self._next = next_in_chain
 
+    @property
+    def synchronizer(self) -> TranscriptSynchronizer:
+        return self._sync
+
     async def capture_frame(self, frame: rtc.AudioFrame) -> None:
         await super().capture_frame(frame)
         self._sync._on_frame(frame)
@@ -454,6 +513,10 @@ class _SyncedTextOutput(TextOutput):
         super().__init__(label="synced_text", next_in_chain=next_in_chain)
         self._sync = sync
 
+    @property
+    def synchronizer(self) -> TranscriptSynchronizer:
+        return self._sync
+
     async def capture_text(self, text: str) -> None:
         if not self._sync.enabled:
             if self._next_in_chain is not None:
@@ -469,4 +532,16 @@ class _SyncedTextOutput(TextOutput):
         self._sync._on_text_flush()
 
 
-__all__ = ["TranscriptSynchronizer"]
+def is_synchronized(output: object) -> bool:
+    """True for the audio or text output of a :class:`TranscriptSynchronizer`."""
+    return isinstance(output, (_SyncedAudioOutput, _SyncedTextOutput))
+
+
+def synchronizer_of(output: object) -> TranscriptSynchronizer | None:
+    """The synchronizer owning ``output``, or None."""
+    if isinstance(output, (_SyncedAudioOutput, _SyncedTextOutput)):
+        return output.synchronizer
+    return None
+
+
+__all__ = ["TranscriptSynchronizer", "is_synchronized", "synchronizer_of"]
