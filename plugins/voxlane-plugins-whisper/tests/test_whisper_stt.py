@@ -179,3 +179,9 @@ def test_download_files_validates_the_bundled_model() -> None:
 
     results = {r.name: r for r in run_download_files()}
     assert results["whisper"].ok, results["whisper"].error
+
+
+def test_engines_with_the_same_settings_share_one_loaded_model(whisper_stt: whisper.STT) -> None:
+    other = whisper.STT(beam_size=2)
+    other.engine.load()
+    assert other.engine._model is whisper_stt.engine._model

