@@ -7,9 +7,10 @@ the plain text substitution a user would do with ``sed``. ``load_program`` impor
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -61,3 +62,23 @@ def load_program(rewritten_programs: Path) -> Iterator[Callable[[str], ModuleTyp
         sys.path.remove(str(rewritten_programs))
         for name in loaded:
             sys.modules.pop(name, None)
+
+
+Until = Callable[[Callable[[], bool], str], Awaitable[None]]
+
+
+@pytest.fixture
+def until() -> Until:
+    """``await until(predicate, what)``: let the loop run until ``predicate()`` holds.
+
+    Bounded (about 10 s of polling) so that a regression fails with ``what`` instead of hanging.
+    """
+
+    async def wait(predicate: Callable[[], bool], what: str) -> None:
+        for _ in range(2000):
+            if predicate():
+                return
+            await asyncio.sleep(0.005)
+        raise AssertionError(f"timed out waiting until {what}")
+
+    return wait

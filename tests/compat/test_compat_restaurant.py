@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +39,6 @@ def test_livekit_style_test_file_passes(rewritten_programs: Path, tmp_path: Path
     assert "5 passed" in proc.stdout, proc.stdout
 
 
-async def _until(predicate: Callable[[], bool], what: str) -> None:
-    """Let the session work until ``predicate`` holds (bounded: a bug fails, never hangs)."""
-    for _ in range(2000):
-        if predicate():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"timed out waiting until {what}")
-
-
 def _assistant_texts(session: Any) -> list[str]:
     return [
         item.text_content or ""
@@ -58,12 +47,12 @@ def _assistant_texts(session: Any) -> list[str]:
     ]
 
 
-async def test_on_enter_generate_reply_greets(load_program: Any) -> None:
+async def test_on_enter_generate_reply_greets(load_program: Any, until: Any) -> None:
     program = load_program("restaurant_agent")
     llm = FakeLLM(default="Welcome to Luigi's!")
     async with program.AgentSession(llm=llm, userdata=program.UserData()) as session:
         await session.start(program.Greeter())
-        await _until(lambda: bool(_assistant_texts(session)), "the greeting is in the history")
+        await until(lambda: bool(_assistant_texts(session)), "the greeting is in the history")
         assert _assistant_texts(session) == ["Welcome to Luigi's!"]
         # the on_enter instructions reached the model
         last = llm.calls[0].chat_ctx.items[-1]
@@ -71,7 +60,9 @@ async def test_on_enter_generate_reply_greets(load_program: Any) -> None:
         assert "Greet the customer" in (last.text_content or "")
 
 
-async def test_agent_task_awaited_in_a_tool_collects_the_phone(load_program: Any) -> None:
+async def test_agent_task_awaited_in_a_tool_collects_the_phone(
+    load_program: Any, until: Any
+) -> None:
     program = load_program("restaurant_agent")
     llm = FakeLLM(default="Hello again.")
     llm.when("confirm", FakeResponse(tool_calls=[FakeToolCall("confirm_reservation")]))
@@ -86,18 +77,18 @@ async def test_agent_task_awaited_in_a_tool_collects_the_phone(load_program: Any
     async with program.AgentSession(llm=llm, userdata=userdata) as session:
         await session.start(program.Reservation())
         session.generate_reply(user_input="Yes, please confirm it")
-        await _until(
+        await until(
             lambda: isinstance(session.current_agent, program.CollectPhoneTask),
             "the CollectPhoneTask is the current agent",
         )
-        await _until(lambda: "Hello again." in _assistant_texts(session), "the task asks")
+        await until(lambda: "Hello again." in _assistant_texts(session), "the task asks")
         session.generate_reply(user_input="It's 555 123 4567")
-        await _until(lambda: userdata.customer_phone is not None, "the phone is recorded")
-        await _until(
+        await until(lambda: userdata.customer_phone is not None, "the phone is recorded")
+        await until(
             lambda: isinstance(session.current_agent, program.Reservation),
             "the reservation agent is back",
         )
-        await _until(
+        await until(
             lambda: any(
                 o.name == "confirm_reservation"
                 for o in session.history.items
