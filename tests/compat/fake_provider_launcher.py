@@ -2,11 +2,12 @@
 
     python fake_provider_launcher.py <program.py> <program args...>
 
-The ``openai``, ``deepgram`` and ``cartesia`` plugins are unregistered and a plugin named
-``compat-fakes`` registers the same provider names for the same kinds: ``"openai/<model>"`` gives
-a :class:`FakeLLM` (weather tool call for "weather", a greeting for "hello"),
-``"deepgram/<model>"`` a :class:`FakeSTT` and ``"cartesia/<model>"`` a :class:`FakeTTS`. The
-program itself runs unchanged as ``__main__``.
+The cloud plugins (``openai``, ``deepgram``, ``cartesia``) and the offline ones (``llamacpp``,
+``whisper``, ``piper``) are unregistered, and a plugin named ``compat-fakes`` registers the same
+provider names for the same kinds: an LLM string gives a :class:`FakeLLM` (a ``lookup_weather``
+tool call for "weather", a greeting for "hello"), an STT string a :class:`FakeSTT` and a TTS
+string a :class:`FakeTTS`. ``silero`` stays real. The program itself runs unchanged as
+``__main__``.
 """
 
 from __future__ import annotations
@@ -35,14 +36,17 @@ def scripted_llm(**_: Any) -> FakeLLM:
 class CompatFakes:
     @hookimpl
     def register_providers(self, registry: Any) -> None:
-        registry.register("llm", "openai", scripted_llm, models=None)
-        registry.register("stt", "deepgram", lambda **_: FakeSTT(), models=None)
-        registry.register("tts", "cartesia", lambda **_: FakeTTS(), models=None)
+        for provider in ("openai", "llamacpp"):
+            registry.register("llm", provider, scripted_llm, models=None)
+        for provider in ("deepgram", "whisper"):
+            registry.register("stt", provider, lambda **_: FakeSTT(), models=None)
+        for provider in ("cartesia", "piper"):
+            registry.register("tts", provider, lambda **_: FakeTTS(), models=None)
 
 
 def main() -> None:
     program, *args = sys.argv[1:]
-    for name in ("openai", "deepgram", "cartesia"):
+    for name in ("openai", "deepgram", "cartesia", "llamacpp", "whisper", "piper"):
         try:
             unregister_plugin(name)
         except KeyError:
