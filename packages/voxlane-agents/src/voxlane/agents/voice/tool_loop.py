@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -30,8 +31,10 @@ from .generation import (
     played_text,
     tee_text,
 )
+from .io import AudioOutput, TextOutput
 from .run_context import RunContext
 from .speech_handle import SpeechHandle, _running_tool_speech
+from .transcription.synchronizer import synchronizer_of
 
 if TYPE_CHECKING:
     from .agent_activity import AgentActivity
@@ -64,15 +67,43 @@ async def _play(
 ) -> tuple[str, bool]:
     """Send one step's text (and audio) to the outputs; return (text said, interrupted)."""
     session = activity.session
+    audio_output, text_output = session.output._playout_outputs()
+    use_audio = audio_output is not None and (audio_source is not None or activity.tts is not None)
+    if not use_audio:
+        # no audio to follow: the text goes out as it is generated
+        text_output = session.output.transcription
+    said, interrupted = await _play_outputs(
+        activity,
+        speech,
+        text_source,
+        audio_source,
+        audio_output if use_audio else None,
+        text_output,
+        started_at=started_at,
+    )
+    sync = synchronizer_of(text_output)
+    if sync is not None:
+        # the words still due reach the text output before the speech counts as done
+        await sync.wait_for_released()
+    return said, interrupted
+
+
+async def _play_outputs(
+    activity: AgentActivity,
+    speech: SpeechHandle,
+    text_source: AsyncIterable[str],
+    audio_source: AsyncIterable[rtc.AudioFrame] | None,
+    audio_output: AudioOutput | None,
+    text_output: TextOutput | None,
+    *,
+    started_at: float,
+) -> tuple[str, bool]:
+    session = activity.session
     agent = activity.agent
     settings = ModelSettings()
-    audio_output = session.output.audio
-    text_output = session.output.transcription
     tasks: list[asyncio.Task[Any]] = []
     audio_data = None
-    use_audio = audio_output is not None and (audio_source is not None or activity.tts is not None)
-    if use_audio:
-        assert audio_output is not None
+    if audio_output is not None:
         if audio_source is None:
             tee_task, (tr_ch, tts_ch) = tee_text(text_source, 2)
             tts_task, tts_data = perform_tts_inference(
@@ -199,6 +230,9 @@ async def run_reply_step(
         session._update_agent_state("thinking")
         tools = activity.tools
         started = loop.time()
+        # the reply's text streams before its tool calls are recorded: stamp the assistant
+        # message with the generation's start so history keeps the order the model produced
+        generation_created_at = time.time()
         llm_task, llm_data = perform_llm_inference(
             agent.llm_node(chat_ctx, tools, ModelSettings(tool_choice=tool_choice)),
             started_at=started,
@@ -216,7 +250,11 @@ async def run_reply_step(
         new_items: list[Any] = []
         if text:
             msg = ChatMessage(
-                id=llm_data.id, role="assistant", content=[text], interrupted=interrupted
+                id=llm_data.id,
+                role="assistant",
+                content=[text],
+                interrupted=interrupted,
+                created_at=generation_created_at,
             )
             activity._add_item(msg, speech=speech)
             new_items.append(msg)
@@ -248,22 +286,23 @@ async def run_reply_step(
         speech._mark_done(e)
 
 
-async def _after_tools(
-    activity: AgentActivity,
-    speech: SpeechHandle,
-    chat_ctx: ChatContext,
-    outputs: list[ToolExecutionOutput],
-    new_items: list[Any],
-    tool_choice: Any,
-    step: int,
-) -> None:
-    session = activity.session
+def record_tool_outputs(
+    activity: AgentActivity, speech: SpeechHandle, outputs: list[ToolExecutionOutput]
+) -> tuple[FunctionToolsExecutedEvent, list[Any], Any]:
+    """Record one step's tool calls and outputs and start its handoff, if any.
+
+    The calls and outputs go to the agent's context and the history (an interrupted handoff
+    becomes an error output), ``function_tools_executed`` is emitted, and a single handoff
+    request is passed to ``session.update_agent``. Returns the event, the new chat items and
+    the agent handed off to (or None).
+    """
     if speech.interrupted:
         outputs = [interrupted_handoff_output(o) for o in outputs]
     ev = FunctionToolsExecutedEvent(
         function_calls=[o.fnc_call for o in outputs],
         function_call_outputs=[o.fnc_call_out for o in outputs],
     )
+    new_items: list[Any] = []
     for o in outputs:
         activity._add_item(o.fnc_call, speech=speech)
         new_items.append(o.fnc_call)
@@ -282,11 +321,30 @@ async def _after_tools(
         )
     elif handoffs and not ev._handoff_cancelled:
         new_agent = handoffs[0]
-        session.update_agent(new_agent)
+        activity.session.update_agent(new_agent)
+    return ev, new_items, new_agent
 
-    stop = any(isinstance(o.raw_exception, StopResponse) for o in outputs)
-    reply_required = any(o.reply_required for o in outputs) and not stop
-    if not reply_required or ev._reply_cancelled or activity._closed or speech.interrupted:
+
+def reply_required(outputs: list[ToolExecutionOutput], ev: FunctionToolsExecutedEvent) -> bool:
+    """Whether the tool outputs ask for another LLM step (no StopResponse, not cancelled)."""
+    if ev._reply_cancelled or any(isinstance(o.raw_exception, StopResponse) for o in outputs):
+        return False
+    return any(o.reply_required for o in outputs)
+
+
+async def _after_tools(
+    activity: AgentActivity,
+    speech: SpeechHandle,
+    chat_ctx: ChatContext,
+    outputs: list[ToolExecutionOutput],
+    new_items: list[Any],
+    tool_choice: Any,
+    step: int,
+) -> None:
+    session = activity.session
+    ev, tool_items, new_agent = record_tool_outputs(activity, speech, outputs)
+    new_items = [*new_items, *tool_items]
+    if not reply_required(outputs, ev) or activity._closed or speech.interrupted:
         speech._mark_done()
         return
     next_step = step + 1
@@ -363,4 +421,4 @@ async def speak(
         speech._mark_done(e)
 
 
-__all__ = ["run_reply_step", "speak"]
+__all__ = ["record_tool_outputs", "reply_required", "run_reply_step", "speak"]
