@@ -178,6 +178,12 @@ SIGNATURES: dict[str, dict[str, tuple[str, Any]]] = {
     f"{VOICE}:SpeechHandle.add_done_callback": pos("callback"),
     f"{VOICE}:SpeechHandle.wait_if_not_interrupted": pos("aw"),
     f"{VOICE}:ModelSettings.__init__": pos(tool_choice=N),
+    # ChatCLI is not exported from voxlane.agents.voice (KNOWN_GAPS A2); its signature matches
+    f"{VOICE}.console.chat_cli:ChatCLI.__init__": {
+        "agent_session": (POS, R),
+        **kw(sync_transcription=True, loop=None),
+    },
+    f"{VOICE}.console.chat_cli:ChatCLI.start": {},
     # -- async tools (seed 003) ----------------------------------------------------------------
     f"{V}.llm:AsyncRunContext.__init__": kw(run_ctx=R, toolset=R),
     f"{V}.llm:AsyncRunContext.update": pos("message"),

@@ -55,5 +55,5 @@ class Assistant(Agent):
 
 async def entrypoint(ctx: JobContext) -> None:
     await ctx.connect()
-    session = AgentSession(llm=build_llm(), stt=build_stt(), tts=build_tts())
+    session: AgentSession[None] = AgentSession(llm=build_llm(), stt=build_stt(), tts=build_tts())
     await session.start(agent=Assistant(), room=ctx.room)

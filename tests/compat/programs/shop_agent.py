@@ -51,5 +51,5 @@ class ShopAgent(Agent):
 
 async def entrypoint(ctx: JobContext) -> None:
     await ctx.connect()
-    session = AgentSession(llm=openai.LLM(model="gpt-4o-mini"))
+    session: AgentSession[None] = AgentSession(llm=openai.LLM(model="gpt-4o-mini"))
     await session.start(agent=ShopAgent(), room=ctx.room)
