@@ -5,9 +5,9 @@
 The cloud plugins (``openai``, ``deepgram``, ``cartesia``) and the offline ones (``llamacpp``,
 ``whisper``, ``piper``) are unregistered, and a plugin named ``compat-fakes`` registers the same
 provider names for the same kinds: an LLM string gives a :class:`FakeLLM` (a ``lookup_weather``
-tool call for "weather", a greeting for "hello"), an STT string a :class:`FakeSTT` and a TTS
-string a :class:`FakeTTS`. ``silero`` stays real. The program itself runs unchanged as
-``__main__``.
+tool call for "weather", a greeting for "hello"), an STT string a batch :class:`FakeSTT` (one
+scripted line per utterance) and a TTS string a :class:`FakeTTS`. ``silero`` stays real. The
+program itself runs unchanged as ``__main__``.
 """
 
 from __future__ import annotations
@@ -33,13 +33,19 @@ def scripted_llm(**_: Any) -> FakeLLM:
     return llm
 
 
+def scripted_stt(**_: Any) -> FakeSTT:
+    """A batch recognizer: the session wraps it with the VAD (stt.StreamAdapter), and each
+    detected utterance is "recognized" as the next line of the script."""
+    return FakeSTT(["What is the weather in Paris?"], streaming=False)
+
+
 class CompatFakes:
     @hookimpl
     def register_providers(self, registry: Any) -> None:
         for provider in ("openai", "llamacpp"):
             registry.register("llm", provider, scripted_llm, models=None)
         for provider in ("deepgram", "whisper"):
-            registry.register("stt", provider, lambda **_: FakeSTT(), models=None)
+            registry.register("stt", provider, scripted_stt, models=None)
         for provider in ("cartesia", "piper"):
             registry.register("tts", provider, lambda **_: FakeTTS(), models=None)
 

@@ -13,6 +13,7 @@ import select
 import subprocess
 import sys
 import time
+import wave
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,60 @@ def test_console_text_mode_runs_prewarm_entrypoint_tools_and_shutdown(
     finally:
         if term.proc.poll() is None:
             term.proc.kill()
+
+
+def _speech_wav(path: Path, text: str, *, lead: float, tail: float) -> None:
+    """``text`` spoken by espeak-ng, with ``lead`` / ``tail`` seconds of silence around it."""
+    raw = path.with_suffix(".raw.wav")
+    subprocess.run(["espeak-ng", "-w", str(raw), text], check=True, timeout=TIMEOUT)
+    with wave.open(str(raw), "rb") as r:
+        rate, width, channels = r.getframerate(), r.getsampwidth(), r.getnchannels()
+        speech = r.readframes(r.getnframes())
+    silence = b"\x00" * width * channels
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(width)
+        w.setframerate(rate)
+        w.writeframes(silence * int(lead * rate) + speech + silence * int(tail * rate))
+
+
+def test_console_file_mode_with_real_speech_and_silero(
+    rewritten_programs: Path, tmp_path: Path
+) -> None:
+    """WAV in, WAV and transcript out: the real Silero VAD finds the spoken question, the batch
+    STT fake (wrapped by the session in stt.StreamAdapter) transcribes it, the scripted LLM runs
+    the tool, the fake TTS speaks."""
+    question = tmp_path / "question.wav"
+    # the greeting (44 characters at FakeTTS's 0.05 s each) ends before the user speaks
+    _speech_wav(question, "What is the weather in Paris?", lead=3.5, tail=2.0)
+    answer = tmp_path / "out" / "answer.wav"
+    transcript = tmp_path / "out" / "transcript.txt"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(LAUNCHER),
+            str(rewritten_programs / "worker_agent.py"),
+            "console",
+            "--input-audio",
+            str(question),
+            "--output-audio",
+            str(answer),
+            "--transcript",
+            str(transcript),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT * 2,
+        env=_env(),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert transcript.read_text().splitlines() == [
+        "agent: Hello, I can tell you the weather anywhere.",
+        "user: What is the weather in Paris?",
+        "agent: It is sunny in Paris.",
+    ]
+    assert "shutdown callback ran for room console" in proc.stderr
+    with wave.open(str(answer), "rb") as w:
+        seconds = w.getnframes() / w.getframerate()
+    spoken = len("Hello, I can tell you the weather anywhere.It is sunny in Paris.")
+    assert abs(seconds - spoken * 0.05) < 0.15
