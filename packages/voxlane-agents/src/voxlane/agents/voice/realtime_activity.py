@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from livekit import rtc
 
 from .. import llm as llm_mod
-from ..llm import ChatContext, ChatMessage, StopResponse
+from ..llm import ChatContext, ChatMessage
 from ..llm.realtime import (
     GenerationCreatedEvent,
     InputSpeechStoppedEvent,
@@ -45,20 +45,14 @@ from ..utils import aio
 from .agent import ModelSettings
 from .events import (
     ErrorEvent,
-    FunctionToolsExecutedEvent,
     MetricsCollectedEvent,
     SpeechCreatedEvent,
     UserInputTranscribedEvent,
 )
-from .generation import (
-    node_output,
-    perform_audio_forwarding,
-    perform_text_forwarding,
-    played_text,
-)
+from .generation import node_output
+from .playback import play_speech
 from .speech_handle import SpeechHandle
-from .tool_loop import _execute_tools, _wait_authorized, interrupted_handoff_output
-from .transcription.synchronizer import synchronizer_of
+from .tool_loop import _execute_tools, _wait_authorized, record_tool_outputs, reply_required
 
 if TYPE_CHECKING:
     from .agent_activity import AgentActivity
@@ -372,82 +366,40 @@ class RealtimeBridge:
                 return True
 
     async def _play_message(self, speech: SpeechHandle, msg: MessageGeneration) -> bool:
+        """Play one generated message; True if the speech was interrupted."""
         activity = self._activity
-        session = activity.session
         agent = activity.agent
-        settings = ModelSettings()
-        audio_output, text_output = session.output._playout_outputs()
-        use_audio = audio_output is not None and self._model.capabilities.audio_output
-        if not use_audio:
-            text_output = session.output.transcription
-        tasks: list[asyncio.Task[Any]] = []
-        audio_data = None
-        if use_audio:
-            assert audio_output is not None
-            frames = node_output(agent.realtime_audio_output_node(msg.audio_stream, settings))
-            audio_task, audio_data = perform_audio_forwarding(audio_output, _frames_only(frames))
-            tasks.append(audio_task)
-            first_out: asyncio.Future[None] = audio_data.first_frame_fut
+        audio: AsyncIterable[rtc.AudioFrame] | None = None
+        drain: asyncio.Task[None] | None = None
+        if self._model.capabilities.audio_output:
+            audio = _frames_only(
+                node_output(agent.realtime_audio_output_node(msg.audio_stream, ModelSettings()))
+            )
         else:
-            tasks.append(asyncio.create_task(_drain(msg.audio_stream), name="rt_audio_drain"))
-        text_task, text_data = perform_text_forwarding(
-            text_output, agent.transcription_node(msg.text_stream, settings)
-        )
-        tasks.append(text_task)
-        if not use_audio:
-            first_out = text_data.first_text_fut
-
-        def _on_first_output(_: Any) -> None:
-            if not speech.interrupted and session._activity is activity:
-                session._update_agent_state("speaking")
-
-        first_out.add_done_callback(_on_first_output)
-        interrupted = False
-        position = 0.0
+            drain = asyncio.create_task(_drain(msg.audio_stream), name="rt_audio_drain")
         try:
-            await speech.wait_if_not_interrupted(list(tasks))
-            if not speech.interrupted and audio_data is not None and audio_data.pushed_duration > 0:
-                assert audio_output is not None
-                playout = asyncio.ensure_future(audio_output.wait_for_playout())
-                await speech.wait_if_not_interrupted([playout])
-                if not playout.done():
-                    playout.cancel()
-                else:
-                    position = playout.result().playback_position
-            interrupted = speech.interrupted
-            said = text_data.text
-            if interrupted:
-                await aio.cancel_and_wait(*tasks)
-                said = ""
-                if audio_output is not None and audio_data is not None:
-                    if audio_data.pushed_duration > 0:
-                        audio_output.clear_buffer()
-                        ev = await audio_output.wait_for_playout()
-                        position = ev.playback_position
-                        said = (
-                            ev.synchronized_transcript
-                            if ev.synchronized_transcript is not None
-                            else played_text(text_data.text, position, audio_data.pushed_duration)
-                        )
-                else:
-                    said = text_data.text
-                self._truncate(msg, position=position, transcript=said, audio=use_audio)
-            else:
-                for t in tasks:
-                    if t.done() and not t.cancelled() and t.exception() is not None:
-                        raise t.exception()  # type: ignore[misc]
-            if said:
-                item = ChatMessage(
-                    id=msg.message_id, role="assistant", content=[said], interrupted=interrupted
-                )
-                activity._add_item(item, speech=speech)
+            outcome = await play_speech(
+                activity,
+                speech,
+                msg.text_stream,
+                audio_source=audio,
+                started_at=asyncio.get_running_loop().time(),
+            )
         finally:
-            first_out.remove_done_callback(_on_first_output)
-            await aio.cancel_and_wait(*tasks)
-        sync = synchronizer_of(text_output)
-        if sync is not None:
-            await sync.wait_for_released()
-        return interrupted
+            await aio.cancel_and_wait(drain)
+        if outcome.interrupted:
+            self._truncate(
+                msg, position=outcome.position, transcript=outcome.text, audio=outcome.audio
+            )
+        if outcome.text:
+            item = ChatMessage(
+                id=msg.message_id,
+                role="assistant",
+                content=[outcome.text],
+                interrupted=outcome.interrupted,
+            )
+            activity._add_item(item, speech=speech)
+        return outcome.interrupted
 
     def _truncate(
         self, msg: MessageGeneration, *, position: float, transcript: str, audio: bool
@@ -469,32 +421,7 @@ class RealtimeBridge:
         activity = self._activity
         session = activity.session
         rt = self._require()
-        if speech.interrupted:
-            outputs = [interrupted_handoff_output(o) for o in outputs]
-        ev = FunctionToolsExecutedEvent(
-            function_calls=[o.fnc_call for o in outputs],
-            function_call_outputs=[o.fnc_call_out for o in outputs],
-        )
-        new_items: list[Any] = []
-        for o in outputs:
-            activity._add_item(o.fnc_call, speech=speech)
-            new_items.append(o.fnc_call)
-            if o.fnc_call_out is not None:
-                activity._add_item(o.fnc_call_out, speech=speech)
-                new_items.append(o.fnc_call_out)
-        activity._emit_tools_executed(ev)
-
-        handoffs = [o.agent_handoff for o in outputs if o.agent_handoff is not None]
-        new_agent = None
-        if len(handoffs) > 1:
-            logger.error(
-                "%d tools asked for a handoff in the same step; a step may hand off to one "
-                "agent only, so none was done",
-                len(handoffs),
-            )
-        elif handoffs and not ev._handoff_cancelled:
-            new_agent = handoffs[0]
-            session.update_agent(new_agent)
+        ev, new_items, new_agent = record_tool_outputs(activity, speech, outputs)
 
         # the model learns the outputs whatever happens next
         ctx = rt.chat_ctx.copy()
@@ -503,11 +430,8 @@ class RealtimeBridge:
                 ctx.insert(item)
         await self._safely(rt.update_chat_ctx(ctx), "chat context (tool outputs)")
 
-        stop = any(isinstance(o.raw_exception, StopResponse) for o in outputs)
-        reply_required = any(o.reply_required for o in outputs) and not stop
         if (
-            not reply_required
-            or ev._reply_cancelled
+            not reply_required(outputs, ev)
             or activity._closed
             or speech.interrupted
             or self._model.capabilities.auto_tool_reply_generation

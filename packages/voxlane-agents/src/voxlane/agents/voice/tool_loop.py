@@ -24,17 +24,11 @@ from ..utils import aio
 from .agent import ModelSettings, _task_scope
 from .events import FunctionToolsExecutedEvent
 from .generation import (
-    perform_audio_forwarding,
     perform_llm_inference,
-    perform_text_forwarding,
-    perform_tts_inference,
-    played_text,
-    tee_text,
 )
-from .io import AudioOutput, TextOutput
+from .playback import play_speech
 from .run_context import RunContext
 from .speech_handle import SpeechHandle, _running_tool_speech
-from .transcription.synchronizer import synchronizer_of
 
 if TYPE_CHECKING:
     from .agent_activity import AgentActivity
@@ -66,106 +60,15 @@ async def _play(
     started_at: float,
 ) -> tuple[str, bool]:
     """Send one step's text (and audio) to the outputs; return (text said, interrupted)."""
-    session = activity.session
-    audio_output, text_output = session.output._playout_outputs()
-    use_audio = audio_output is not None and (audio_source is not None or activity.tts is not None)
-    if not use_audio:
-        # no audio to follow: the text goes out as it is generated
-        text_output = session.output.transcription
-    said, interrupted = await _play_outputs(
+    outcome = await play_speech(
         activity,
         speech,
         text_source,
-        audio_source,
-        audio_output if use_audio else None,
-        text_output,
+        audio_source=audio_source,
+        synthesize=activity.tts is not None,
         started_at=started_at,
     )
-    sync = synchronizer_of(text_output)
-    if sync is not None:
-        # the words still due reach the text output before the speech counts as done
-        await sync.wait_for_released()
-    return said, interrupted
-
-
-async def _play_outputs(
-    activity: AgentActivity,
-    speech: SpeechHandle,
-    text_source: AsyncIterable[str],
-    audio_source: AsyncIterable[rtc.AudioFrame] | None,
-    audio_output: AudioOutput | None,
-    text_output: TextOutput | None,
-    *,
-    started_at: float,
-) -> tuple[str, bool]:
-    session = activity.session
-    agent = activity.agent
-    settings = ModelSettings()
-    tasks: list[asyncio.Task[Any]] = []
-    audio_data = None
-    if audio_output is not None:
-        if audio_source is None:
-            tee_task, (tr_ch, tts_ch) = tee_text(text_source, 2)
-            tts_task, tts_data = perform_tts_inference(
-                agent.tts_node(tts_ch, settings), started_at=started_at
-            )
-            tasks += [tee_task, tts_task]
-            frames: AsyncIterable[rtc.AudioFrame] = tts_data.audio_ch
-            tr_source: AsyncIterable[str] = tr_ch
-        else:
-            frames, tr_source = audio_source, text_source
-        audio_task, audio_data = perform_audio_forwarding(audio_output, frames)
-        text_task, text_data = perform_text_forwarding(
-            text_output, agent.transcription_node(tr_source, settings)
-        )
-        tasks += [audio_task, text_task]
-        first_out: asyncio.Future[None] = audio_data.first_frame_fut
-    else:
-        text_task, text_data = perform_text_forwarding(
-            text_output, agent.transcription_node(text_source, settings)
-        )
-        tasks.append(text_task)
-        first_out = text_data.first_text_fut
-
-    def _on_first_output(_: Any) -> None:
-        if not speech.interrupted and session._activity is activity:
-            session._update_agent_state("speaking")
-
-    first_out.add_done_callback(_on_first_output)
-    try:
-        await speech.wait_if_not_interrupted(list(tasks))
-        if (
-            not speech.interrupted
-            and audio_output is not None
-            and audio_data is not None
-            and audio_data.pushed_duration > 0
-        ):
-            playout = asyncio.ensure_future(audio_output.wait_for_playout())
-            await speech.wait_if_not_interrupted([playout])
-            if not playout.done():
-                playout.cancel()
-        interrupted = speech.interrupted
-        if interrupted:
-            await aio.cancel_and_wait(*tasks)
-            if audio_output is not None and audio_data is not None:
-                if audio_data.pushed_duration <= 0:
-                    return "", True
-                audio_output.clear_buffer()
-                ev = await audio_output.wait_for_playout()
-                if ev.synchronized_transcript is not None:
-                    return ev.synchronized_transcript, True
-                return (
-                    played_text(text_data.text, ev.playback_position, audio_data.pushed_duration),
-                    True,
-                )
-            return text_data.text, True
-        for t in tasks:
-            if t.done() and not t.cancelled() and t.exception() is not None:
-                raise t.exception()  # type: ignore[misc]
-        return text_data.text, False
-    finally:
-        first_out.remove_done_callback(_on_first_output)
-        await aio.cancel_and_wait(*tasks)
+    return outcome.text, outcome.interrupted
 
 
 def _execute_tools(
