@@ -121,14 +121,18 @@ class STT(stt.STT):
         conn_options: APIConnectOptions,
     ) -> stt.SpeechEvent:
         lang = (language or None) if is_given(language) else self._opts.language
-        audio = _to_whisper_input(buffer)
-        result: Transcript = await asyncio.to_thread(
-            self._engine.transcribe,
-            audio,
-            language=lang,
-            beam_size=self._opts.beam_size,
-            initial_prompt=self._opts.initial_prompt,
-        )
+        engine, beam_size, prompt = self._engine, self._opts.beam_size, self._opts.initial_prompt
+
+        def run() -> Transcript:
+            # resampling and inference both happen off the event loop
+            return engine.transcribe(
+                _to_whisper_input(buffer),
+                language=lang,
+                beam_size=beam_size,
+                initial_prompt=prompt,
+            )
+
+        result = await asyncio.to_thread(run)
         return stt.SpeechEvent(
             type=stt.SpeechEventType.FINAL_TRANSCRIPT,
             request_id=shortuuid("whisper_"),
