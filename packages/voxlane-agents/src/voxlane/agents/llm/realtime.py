@@ -240,6 +240,17 @@ class RealtimeSession(ABC, rtc.EventEmitter[str]):
     def start_user_activity(self) -> None:
         """Tell the model the user started talking (models that need it override this)."""
 
+    def update_turn_detection(self, *, enabled: bool) -> bool:
+        """Switch the model's own turn detection (server-side VAD) on or off.
+
+        The voice runtime calls ``update_turn_detection(enabled=False)`` when the session
+        detects the user's turns itself (a VAD, an STT or manual turns), so that the model
+        only answers when asked. Returns True when the model applied the change. Models whose
+        ``capabilities.can_disable_turn_detection`` is True override this; the default returns
+        False, and the runtime then drops the responses the model starts on its own.
+        """
+        return False
+
     async def say(self, text: str, **kwargs: Any) -> GenerationCreatedEvent:
         """Speak ``text`` verbatim. Only models with ``capabilities.supports_say``."""
         raise NotImplementedError(

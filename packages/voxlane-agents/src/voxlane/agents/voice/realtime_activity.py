@@ -8,7 +8,9 @@ with the runtime:
 - with ``turn_detection="realtime_llm"`` the model's own VAD drives the user state
   (``input_speech_started``/``stopped``), interrupts the agent, and its responses
   (``generation_created``) become speeches; with a client-side VAD the runtime ends the turn
-  and calls ``commit_audio()`` + ``generate_reply()``;
+  and calls ``commit_audio()`` + ``generate_reply()``, after switching the model's own turn
+  detection off (``RealtimeSession.update_turn_detection``), or, when the model cannot, dropping
+  the responses it starts by itself;
 - user transcripts (``input_audio_transcription_completed``) become ``user_input_transcribed``
   events and user messages in the history;
 - each generated message is played: audio through ``Agent.realtime_audio_output_node`` to the
@@ -84,6 +86,7 @@ class RealtimeBridge:
         self._handlers: list[tuple[str, Callable[[Any], None]]] = []
         self._commit_timer: asyncio.TimerHandle | None = None
         self._closed = False
+        self._ignore_model_turns = False
 
     @property
     def session(self) -> RealtimeSession | None:
@@ -118,10 +121,37 @@ class RealtimeBridge:
         for name in _EVENTS:
             rt.on(name, handlers[name])
             self._handlers.append((name, handlers[name]))
+        self._configure_turn_detection(rt)
         agent = self._activity.agent
         await self._safely(rt.update_instructions(agent.instructions), "instructions")
         await self._safely(rt.update_chat_ctx(agent._chat_ctx.copy()), "chat context")
         await self._safely(rt.update_tools(list(self._activity.tools)), "tools")
+
+    def _configure_turn_detection(self, rt: RealtimeSession) -> None:
+        """With client-side turns, switch the model's own turn detection off (or ignore it)."""
+        self._ignore_model_turns = False
+        caps = self._model.capabilities
+        if self.server_turn_detection or not caps.turn_detection:
+            return
+        applied = False
+        if caps.can_disable_turn_detection:
+            try:
+                applied = rt.update_turn_detection(enabled=False)
+            except Exception:
+                logger.exception("switching off the realtime model's turn detection failed")
+        if not applied:
+            logger.info(
+                "%s keeps its own turn detection while the session detects turns with %r: the "
+                "responses it starts by itself are dropped",
+                self._model.label,
+                self._activity.turn_detection,
+            )
+            self._ignore_model_turns = True
+
+    @property
+    def ignores_model_turns(self) -> bool:
+        """True when the model detects turns itself but the session decides them."""
+        return self._ignore_model_turns
 
     async def _safely(self, aw: Awaitable[None], what: str) -> None:
         try:
@@ -184,6 +214,8 @@ class RealtimeBridge:
 
     def _on_input_speech_started(self, _ev: Any) -> None:
         activity = self._activity
+        if self._ignore_model_turns:
+            return  # the session's VAD/STT reports the user's speech
         activity.session._update_user_state("speaking")
         if not self.server_turn_detection:
             return
@@ -192,7 +224,8 @@ class RealtimeBridge:
             speech.interrupt()
 
     def _on_input_speech_stopped(self, _ev: InputSpeechStoppedEvent) -> None:
-        self._activity.session._update_user_state("listening")
+        if not self._ignore_model_turns:
+            self._activity.session._update_user_state("listening")
 
     def _on_transcription(self, ev: InputTranscriptionCompleted) -> None:
         session = self._activity.session
@@ -242,6 +275,11 @@ class RealtimeBridge:
         if ev.user_initiated:
             return  # answered through the future returned by generate_reply
         activity = self._activity
+        if self._ignore_model_turns:
+            logger.debug("dropping a response the realtime model started on its own")
+            if self._rt is not None:
+                self._rt.interrupt()
+            return
         if activity._closed or activity.draining:
             logger.info("ignoring a realtime response: the agent is closing or handing off")
             if self._rt is not None:
