@@ -154,3 +154,28 @@ async def test_function_tool_runs_with_the_local_model(
     assert outputs and outputs[0].output.startswith("It is") and not outputs[0].is_error
     replies = [i for i in items if isinstance(i, ChatMessage) and i.role == "assistant"]
     assert replies and (replies[-1].text_content or "").strip()
+
+
+async def test_provider_strings_build_the_offline_pipeline(
+    ex: ModuleType, models: dict[str, Any]
+) -> None:
+    from voxlane.plugins import llamacpp, piper, silero, whisper
+
+    session: AgentSession[None] = AgentSession(
+        vad="silero",
+        stt="whisper/tiny.en",
+        llm="llamacpp/smollm2-135m:prompt",
+        tts="piper/en_US-joe-medium",
+    )
+    assert isinstance(session.vad, silero.VAD)
+    assert isinstance(session.stt, whisper.STT)
+    assert isinstance(session.tts, piper.TTS)
+    assert isinstance(session.llm, llamacpp.LLM) and session.llm.tool_calling == "prompt"
+    await session.start(ex.OfflineAssistant())
+    try:
+        result = await asyncio.wait_for(
+            session.run(user_input="What is the capital of France?"), timeout=TURN_TIMEOUT
+        )
+    finally:
+        await session.aclose()
+    result.expect.next_event().is_message(role="assistant").contains_text("Paris")

@@ -271,8 +271,9 @@ def test_model_resolution_and_bad_arguments(tmp_path: Path) -> None:
         llamacpp.LLM(max_tokens=0)
     with pytest.raises(llamacpp.TemplateError, match="not valid Jinja"):
         llamacpp.LLM(chat_template="{% for %}")
-    with pytest.raises(ValueError, match="no variant"):
+    with pytest.raises(ValueError, match="variant ':q8'"):
         _llm_factory(model="smollm2-135m", variant="q8")
+    assert _llm_factory(model="smollm2-135m", variant="prompt").tool_calling == "prompt"
     by_path = llamacpp.LLM(model=str(llamacpp.bundled_model_path()))
     assert by_path.model == "SmolLM2-135M-Instruct.Q4_1"
 

@@ -35,10 +35,12 @@ __all__ = [
 
 def _llm_factory(*, model: str | None = None, variant: str | None = None, **kwargs: Any) -> LLM:
     if variant is not None:
-        raise ValueError(
-            f"llama.cpp provider strings take no variant, got ':{variant}'; "
-            "use 'llamacpp/smollm2-135m' or pass LLM(model='/path/to/model.gguf')"
-        )
+        if variant not in ("prompt", "template"):
+            raise ValueError(
+                f"unknown llama.cpp provider string variant ':{variant}'; the variant picks how "
+                "tools reach the model: 'llamacpp/smollm2-135m:prompt' or ':template'"
+            )
+        kwargs.setdefault("tool_calling", variant)
     return LLM(model=model or DEFAULT_MODEL, **kwargs)
 
 

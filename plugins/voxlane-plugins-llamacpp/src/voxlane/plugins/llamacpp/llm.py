@@ -261,8 +261,9 @@ class LLMStream(llm.LLMStream):
             raise ToolCallingNotSupportedError(
                 f"the chat template of the llama.cpp model {model.model!r} does not support "
                 "tools, so this model cannot call functions as is; create the LLM with "
-                "tool_calling='prompt' to describe the tools in the system prompt instead, or "
-                "use a model whose template supports tools"
+                "tool_calling='prompt' (provider string 'llamacpp/<model>:prompt') to describe "
+                "the tools in the system prompt instead, or use a model whose template "
+                "supports tools"
             )
         use_template_tools = bool(tools) and tool_calling == "template"
         parse_tags = bool(tools) and (not use_template_tools or template.uses_tool_call_tags)
