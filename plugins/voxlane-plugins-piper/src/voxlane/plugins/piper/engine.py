@@ -127,6 +127,9 @@ class PiperEngine:
                 voice = piper.PiperVoice.load(
                     str(self._model_path), config_path=str(self._config_path)
                 )
+                # a throw-away sentence, so the first real one does not pay the warm-up
+                for _ in voice.synthesize("Hi."):
+                    pass
                 entry = _LOADED[key] = (voice, threading.Lock())
         self._voice, self._run_lock = entry
 

@@ -119,6 +119,9 @@ class VAD(agents_vad.VAD):
         )
         _validate(opts)
         session = new_session(model_path=model_path, force_cpu=force_cpu)
+        # one throw-away window, so the first real one does not pay onnxruntime's warm-up
+        warm = SileroOnnxModel(session, sample_rate=sample_rate)
+        warm(np.zeros(warm.window_size_samples, dtype=np.float32))
         return cls(session=session, opts=opts)
 
     @property

@@ -142,7 +142,16 @@ class WhisperEngine:
         with _LOADED_LOCK:
             entry = _LOADED.get(key)
             if entry is None:
-                entry = _LOADED[key] = (self._load_model(), threading.Lock())
+                model = self._load_model()
+                # a throw-away second of silence, so the first real call skips the warm-up
+                segments, _ = model.transcribe(
+                    np.zeros(SAMPLE_RATE, dtype=np.float32),
+                    language="en" if self.english_only else None,
+                    beam_size=1,
+                    without_timestamps=True,
+                )
+                list(segments)
+                entry = _LOADED[key] = (model, threading.Lock())
         self._model, self._run_lock = entry
 
     def _load_model(self) -> Any:
