@@ -1,9 +1,9 @@
 """The worker program (cli.run_app + WorkerOptions + JobContext), rewritten and run as a process.
 
-``console --text`` runs in a pseudo-terminal; its provider strings ("deepgram/nova-3",
-"openai/gpt-4.1-mini", "cartesia/sonic-2") are answered by scripted fakes registered under the
-same provider names by ``fake_provider_launcher.py``; silero is the real plugin (loaded in
-``prewarm``).
+``console --text`` runs in a pseudo-terminal and ``console --input-audio`` on a WAV of
+espeak-ng speech. The provider strings ("deepgram/nova-3", "openai/gpt-4.1-mini",
+"cartesia/sonic-2") are answered by scripted fakes registered under the same provider names by
+``fake_provider_launcher.py``; silero is the real plugin (loaded in ``prewarm``).
 """
 
 from __future__ import annotations
