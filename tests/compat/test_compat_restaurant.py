@@ -28,7 +28,7 @@ def test_livekit_style_test_file_passes(rewritten_programs: Path, tmp_path: Path
     (work / "pytest.ini").write_text(PYTEST_INI)
     env = dict(os.environ, PYTHONPATH=str(work))
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rA", str(work)],
+        [sys.executable, "-m", "pytest", "-q", "-rA", "--timeout=60", str(work)],
         cwd=work,
         capture_output=True,
         text=True,

@@ -142,7 +142,7 @@ def test_testing_guide_samples_pass_under_pytest(tmp_path: Path) -> None:
     tests = sorted(p.name for p in project.glob("test_*.py"))
     assert len(tests) >= 3, tests
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", *tests],
+        [sys.executable, "-m", "pytest", "-q", "--timeout=60", *tests],
         cwd=project,
         capture_output=True,
         text=True,
@@ -269,3 +269,33 @@ def test_migration_sed_command_rewrites_a_livekit_project(
     )
     assert proc.returncode == 0, proc.stderr
     _assert_migrated(lk, rewritten_programs)
+
+
+def test_documented_failure_message_is_real(tmp_path: Path) -> None:
+    """The assertion output shown in testing-agents.md is what a failing expectation prints."""
+    [shown] = samples("testing-agents.md", lang="text")
+    project = _project(tmp_path, "testing-agents.md")
+    script = project / "failing_expectation.py"
+    script.write_text(
+        "import asyncio\n"
+        "from agent import Visit, WeatherAssistant\n"
+        "from test_agent import scripted_llm\n"
+        "from voxlane.agents import AgentSession\n\n"
+        "async def main() -> None:\n"
+        "    async with AgentSession[Visit](llm=scripted_llm(), userdata=Visit([])) as s:\n"
+        "        await s.start(WeatherAssistant())\n"
+        "        result = await s.run(user_input='Tell me a joke')\n"
+        "        result.expect.next_event().is_function_call(name='lookup_weather')\n\n"
+        "asyncio.run(main())\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=_env(PYTHONPATH=str(project)),
+    )
+    assert proc.returncode == 1
+    assert shown.code.strip() in proc.stderr, proc.stderr
