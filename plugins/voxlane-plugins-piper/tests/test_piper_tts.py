@@ -1,16 +1,14 @@
-"""Piper TTS with the bundled voice; whisper checks that the audio says the text."""
+"""Piper TTS with the bundled voice (tests/test_offline_roundtrip.py checks intelligibility)."""
 
 from __future__ import annotations
 
 import asyncio
-import re
 import shutil
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
-from livekit import rtc
 
 from voxlane.agents import tts as agents_tts
 from voxlane.agents.metrics import TTSMetrics
@@ -19,29 +17,11 @@ from voxlane.plugins import piper
 from voxlane.plugins.piper import _tts_factory
 
 
-def _words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z]+", text.lower()))
-
-
 @pytest.fixture(scope="module")
 def piper_tts() -> piper.TTS:
     model = piper.TTS()
     model.engine.load()
     return model
-
-
-@pytest.fixture(scope="module")
-def transcribe() -> object:
-    from voxlane.plugins import whisper
-
-    stt = whisper.STT()
-    stt.engine.load()
-
-    async def run(frame: rtc.AudioFrame) -> str:
-        ev = await stt.recognize(frame)
-        return ev.alternatives[0].text
-
-    return run
 
 
 def test_sample_rate_comes_from_the_voice(piper_tts: piper.TTS) -> None:
@@ -52,7 +32,7 @@ def test_sample_rate_comes_from_the_voice(piper_tts: piper.TTS) -> None:
     assert piper_tts.capabilities.streaming
 
 
-async def test_synthesize_says_the_text(piper_tts: piper.TTS, transcribe: object) -> None:
+async def test_synthesize_speaks_the_text(piper_tts: piper.TTS) -> None:
     metrics: list[TTSMetrics] = []
     piper_tts.on("metrics_collected", metrics.append)
     events = [ev async for ev in piper_tts.synthesize("Hello world.")]
@@ -62,13 +42,11 @@ async def test_synthesize_says_the_text(piper_tts: piper.TTS, transcribe: object
     assert frame.sample_rate == 22050 and frame.num_channels == 1
     assert 0.5 < frame.duration < 3.0
     assert np.abs(np.frombuffer(frame.data, dtype=np.int16)).max() > 1000
-    text = await transcribe(frame)  # type: ignore[operator]
-    assert {"hello", "world"} <= _words(text), text
     assert len(metrics) == 1 and metrics[0].characters_count == len("Hello world.")
 
 
 async def test_stream_speaks_the_first_sentence_before_the_reply_is_complete(
-    piper_tts: piper.TTS, transcribe: object
+    piper_tts: piper.TTS,
 ) -> None:
     stream = piper_tts.stream()
     # tokens of an LLM reply arriving one by one; the second sentence is still being written
@@ -84,8 +62,9 @@ async def test_stream_speaks_the_first_sentence_before_the_reply_is_complete(
     await stream.aclose()
     frames = [first.frame, *(e.frame for e in rest)]
     assert rest[-1].is_final
-    text = await transcribe(merge_frames(frames))  # type: ignore[operator]
-    assert {"weather", "nice", "today", "park"} <= _words(text), text
+    # both sentences were spoken: more audio than the first sentence alone gives
+    alone = await piper_tts.synthesize("The weather is nice today.").collect()
+    assert merge_frames(frames).duration > alone.duration + 1.0
 
 
 async def test_each_flush_is_a_segment(piper_tts: piper.TTS) -> None:

