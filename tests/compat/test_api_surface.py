@@ -184,6 +184,20 @@ SIGNATURES: dict[str, dict[str, tuple[str, Any]]] = {
         **kw(sync_transcription=True, loop=None),
     },
     f"{VOICE}.console.chat_cli:ChatCLI.start": {},
+    f"{V}:RoomInputOptions.__init__": kw(
+        text_enabled=True,
+        audio_enabled=True,
+        audio_sample_rate=24000,
+        audio_num_channels=1,
+        participant_identity=None,
+        close_on_disconnect=True,
+    ),
+    f"{V}:RoomOutputOptions.__init__": kw(
+        transcription_enabled=True,
+        audio_enabled=True,
+        audio_sample_rate=24000,
+        audio_num_channels=1,
+    ),
     # -- async tools (seed 003) ----------------------------------------------------------------
     f"{V}.llm:AsyncRunContext.__init__": kw(run_ctx=R, toolset=R),
     f"{V}.llm:AsyncRunContext.update": pos("message"),
