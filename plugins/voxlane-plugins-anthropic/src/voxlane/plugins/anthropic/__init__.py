@@ -9,19 +9,34 @@ Provider string: ``"anthropic/<model>"`` (kind ``llm``). The key comes from ``ap
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from voxlane.agents.plugin import PluginInfo, hookimpl
 
-from . import chat_format
-from .llm import LLM, LLMStream
 from .models import CHAT_MODELS, DEFAULT_CHAT_MODEL
 from .version import __version__
+
+if TYPE_CHECKING:
+    from . import chat_format
+    from .llm import LLM, LLMStream
+
+
+def __getattr__(name: str) -> Any:
+    """Import the SDK on first use of a model class, not when the plugin registers."""
+    if name == "chat_format":
+        return importlib.import_module(".chat_format", __name__)
+    if name in ("LLM", "LLMStream"):
+        return getattr(importlib.import_module(".llm", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["LLM", "LLMStream", "__version__", "chat_format"]
 
 
 def _llm_factory(*, model: str | None = None, variant: str | None = None, **kwargs: Any) -> LLM:
+    from .llm import LLM
+
     if variant is not None:
         raise ValueError(
             f"'anthropic/<model>' takes no ':variant', got ':{variant}'; pass options as keyword "

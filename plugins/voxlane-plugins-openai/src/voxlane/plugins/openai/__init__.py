@@ -12,12 +12,11 @@ and ``realtime``. Keys come from ``api_key=`` or ``OPENAI_API_KEY``.
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from voxlane.agents.plugin import PluginInfo, hookimpl
 
-from . import realtime
-from .llm import LLM, LLMStream
 from .models import (
     CHAT_MODELS,
     DEFAULT_CHAT_MODEL,
@@ -28,14 +27,39 @@ from .models import (
     STT_MODELS,
     TTS_MODELS,
 )
-from .stt import STT
-from .tts import TTS, ChunkedStream
 from .version import __version__
+
+if TYPE_CHECKING:
+    from . import realtime
+    from .llm import LLM, LLMStream
+    from .stt import STT
+    from .tts import TTS, ChunkedStream
+
+# The SDK is imported on first use of a model class, not when the plugin registers.
+_LAZY = {
+    "LLM": ".llm",
+    "LLMStream": ".llm",
+    "STT": ".stt",
+    "TTS": ".tts",
+    "ChunkedStream": ".tts",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "realtime":
+        return importlib.import_module(".realtime", __name__)
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
+
 
 __all__ = ["LLM", "STT", "TTS", "ChunkedStream", "LLMStream", "__version__", "realtime"]
 
 
 def _llm_factory(*, model: str | None = None, variant: str | None = None, **kwargs: Any) -> LLM:
+    from .llm import LLM
+
     if variant is not None:
         raise ValueError(
             f"'openai/<model>' takes no ':variant' for an LLM, got ':{variant}'; "
@@ -45,12 +69,16 @@ def _llm_factory(*, model: str | None = None, variant: str | None = None, **kwar
 
 
 def _stt_factory(*, model: str | None = None, variant: str | None = None, **kwargs: Any) -> STT:
+    from .stt import STT
+
     if variant is not None:
         kwargs.setdefault("language", variant)
     return STT(model=model or DEFAULT_STT_MODEL, **kwargs)
 
 
 def _tts_factory(*, model: str | None = None, variant: str | None = None, **kwargs: Any) -> TTS:
+    from .tts import TTS
+
     if variant is not None:
         kwargs.setdefault("voice", variant)
     return TTS(model=model or DEFAULT_TTS_MODEL, **kwargs)
@@ -59,6 +87,8 @@ def _tts_factory(*, model: str | None = None, variant: str | None = None, **kwar
 def _realtime_factory(
     *, model: str | None = None, variant: str | None = None, **kwargs: Any
 ) -> realtime.RealtimeModel:
+    from . import realtime
+
     if variant is not None:
         kwargs.setdefault("voice", variant)
     return realtime.RealtimeModel(model=model or DEFAULT_REALTIME_MODEL, **kwargs)
