@@ -11,6 +11,7 @@ from .base import (
     UsageSummary,
     VADMetrics,
 )
+from .log import log_metrics
 from .usage_collector import UsageCollector
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "UsageCollector",
     "UsageSummary",
     "VADMetrics",
+    "log_metrics",
 ]

@@ -3,6 +3,7 @@
 from . import io
 from .agent import Agent, AgentTask, InlineTask, ModelSettings, TurnDetectionMode
 from .agent_session import AgentSession, SessionConnectOptions, VoiceOptions
+from .console.chat_cli import ChatCLI
 from .events import (
     AgentEvent,
     AgentFalseInterruptionEvent,
@@ -31,6 +32,7 @@ __all__ = [
     "AgentState",
     "AgentStateChangedEvent",
     "AgentTask",
+    "ChatCLI",
     "CloseEvent",
     "CloseReason",
     "ConversationItemAddedEvent",
