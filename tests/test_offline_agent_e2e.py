@@ -24,6 +24,7 @@ from voxlane.agents.llm import ChatMessage, FunctionCall, FunctionCallOutput
 from voxlane.agents.metrics import LLMMetrics, STTMetrics, TTSMetrics, VADMetrics
 from voxlane.agents.voice import AgentSession
 from voxlane.agents.voice.io_impl import WavAudioInput, WavAudioOutput
+from voxlane.plugins.piper import SynthesisOptions
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "offline_agent.py"
 TURN_TIMEOUT = 240.0  # generous: the machine may be busy; nothing here asserts a duration
@@ -56,7 +57,9 @@ def models(ex: ModuleType) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def question_wav(models: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
     voice = models["tts"].engine
-    pcm = b"".join(voice.synthesize("What is the capital of France?"))
+    # without noise piper's output is exactly reproducible: the same question every run
+    quiet = SynthesisOptions(noise_scale=0.0, noise_w_scale=0.0)
+    pcm = b"".join(voice.synthesize("What is the capital of France?", quiet))
     lead = bytes(int(voice.sample_rate * 0.6) * 2)
     path = tmp_path_factory.mktemp("e2e") / "question.wav"
     with wave.open(str(path), "wb") as w:

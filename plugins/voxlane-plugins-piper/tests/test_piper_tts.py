@@ -133,6 +133,8 @@ def test_bad_arguments_are_rejected(tmp_path: Path) -> None:
         piper.TTS(voice=str(tmp_path / "v.onnx"))
     with pytest.raises(ValueError, match="length_scale"):
         piper.TTS(length_scale=0)
+    with pytest.raises(ValueError, match="noise_scale"):
+        piper.TTS(noise_scale=-0.1)
     with pytest.raises(ValueError, match="speaker_id"):
         piper.TTS(speaker_id=3)
     with pytest.raises(ValueError, match="speaker number"):
@@ -186,3 +188,10 @@ def test_engines_on_the_same_voice_share_one_loaded_model(piper_tts: piper.TTS) 
     other.engine.load()
     assert other.engine._voice is piper_tts.engine._voice
     assert other.engine._run_lock is piper_tts.engine._run_lock
+
+
+async def test_zero_noise_synthesis_is_reproducible(piper_tts: piper.TTS) -> None:
+    quiet = piper.TTS(noise_scale=0.0, noise_w_scale=0.0)
+    first = await quiet.synthesize("Let us go to the park.").collect()
+    second = await quiet.synthesize("Let us go to the park.").collect()
+    assert bytes(first.data) == bytes(second.data) and first.samples_per_channel > 0

@@ -36,6 +36,7 @@ class TTS(tts.TTS):
 
     ``voice`` is ``"en_US-joe-medium"`` or the path of a piper ``.onnx`` voice (its config next
     to it as ``.onnx.json``, or given as ``config_path``). The sample rate is the voice's own.
+    ``noise_scale=0, noise_w_scale=0`` makes the output exactly reproducible (for tests).
     """
 
     def __init__(
@@ -139,10 +140,12 @@ class TTS(tts.TTS):
 
 
 def _validate(opts: SynthesisOptions, engine: PiperEngine) -> None:
-    for name in ("length_scale", "noise_scale", "noise_w_scale"):
+    if opts.length_scale is not None and opts.length_scale <= 0:
+        raise ValueError(f"length_scale must be a positive number, got {opts.length_scale}")
+    for name in ("noise_scale", "noise_w_scale"):
         value = getattr(opts, name)
-        if value is not None and value <= 0:
-            raise ValueError(f"{name} must be a positive number, got {value}")
+        if value is not None and value < 0:
+            raise ValueError(f"{name} must be >= 0 (0 makes synthesis deterministic), got {value}")
     if opts.volume < 0:
         raise ValueError(f"volume must be >= 0, got {opts.volume}")
     if opts.speaker_id is not None and not 0 <= opts.speaker_id < engine.num_speakers:
