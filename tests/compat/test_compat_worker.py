@@ -173,6 +173,8 @@ def test_console_file_mode_with_real_speech_and_silero(
         "agent: It is sunny in Paris.",
     ]
     assert "shutdown callback ran for room console" in proc.stderr
+    # ctx.wait_for_participant() returned the console's simulated user
+    assert "talking to console-user in room console" in proc.stderr
     with wave.open(str(answer), "rb") as w:
         seconds = w.getnframes() / w.getframerate()
     spoken = len("Hello, I can tell you the weather anywhere.It is sunny in Paris.")

@@ -54,9 +54,8 @@ def prewarm(proc: JobProcess) -> None:
 
 async def entrypoint(ctx: JobContext) -> None:
     await ctx.connect(auto_subscribe=AutoSubscribe.AUDIO_ONLY)
-    # LiveKit programs often call `await ctx.wait_for_participant()` here; Voxlane's console
-    # room has no simulated participant, so it would wait forever (see KNOWN_GAPS.md)
-    logger.info("serving room %s", ctx.room.name)
+    participant = await ctx.wait_for_participant()
+    print(f"talking to {participant.identity} in room {ctx.room.name}", file=sys.stderr, flush=True)
 
     async def on_shutdown() -> None:
         print(f"shutdown callback ran for room {ctx.room.name}", file=sys.stderr, flush=True)

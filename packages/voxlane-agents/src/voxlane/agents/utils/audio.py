@@ -46,6 +46,10 @@ def merge_frames(buffer: AudioBuffer) -> rtc.AudioFrame:
     )
 
 
+combine_frames = merge_frames
+"""Alias of :func:`merge_frames` (LiveKit's other name for it)."""
+
+
 class AudioByteStream:
     """Cut a stream of raw PCM bytes into frames of a fixed number of samples.
 
@@ -111,6 +115,7 @@ __all__ = [
     "AudioBuffer",
     "AudioByteStream",
     "calculate_audio_duration",
+    "combine_frames",
     "frame_duration",
     "merge_frames",
     "silence",

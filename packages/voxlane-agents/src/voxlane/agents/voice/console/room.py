@@ -1,8 +1,12 @@
-"""The console's stand-in for a LiveKit room: a local room with no other participant.
+"""The console's stand-in for a LiveKit room: the agent and one simulated user.
 
 `cli console` runs the job against a :class:`ConsoleRoom`; when the entrypoint calls
 ``session.start(room=ctx.room)``, `RoomIO` sees the console room and binds the session to the
 terminal (or to WAV files) instead of a LiveKit room.
+
+The person at the terminal appears as one remote participant, ``console-user`` (kind
+STANDARD), from ``connect()`` on, so entrypoints that ``await ctx.wait_for_participant()``
+work under ``console`` as they do in a real room.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from typing import Any, Literal
 from livekit import rtc
 
 ConsoleMode = Literal["audio", "text", "file"]
+
+CONSOLE_USER_IDENTITY = "console-user"
+CONSOLE_AGENT_IDENTITY = "console-agent"
 
 
 @dataclass
@@ -73,8 +80,12 @@ class ConsoleRoom(rtc.EventEmitter[str]):
         self._name = name
         self._connected = False
         self._local = _ConsoleParticipant(
-            "console-agent", rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+            CONSOLE_AGENT_IDENTITY, rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
         )
+        self._user = _ConsoleParticipant(
+            CONSOLE_USER_IDENTITY, rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD
+        )
+        self._remote: dict[str, _ConsoleParticipant] = {}
 
     @property
     def name(self) -> str:
@@ -86,18 +97,35 @@ class ConsoleRoom(rtc.EventEmitter[str]):
 
     @property
     def remote_participants(self) -> Mapping[str, Any]:
-        return {}
+        """The simulated console user once connected (empty before)."""
+        return dict(self._remote)
+
+    @property
+    def console_user(self) -> Any:
+        """The participant standing for the person at the terminal."""
+        return self._user
 
     def isconnected(self) -> bool:
         return self._connected
 
     async def connect(self, url: str, token: str, options: rtc.RoomOptions | None = None) -> None:
+        if self._connected:
+            return
         self._connected = True
+        # like a participant already in a LiveKit room when the agent joins: listed, no event
+        self._remote[self._user.identity] = self._user
 
     async def disconnect(self) -> None:
         if self._connected:
             self._connected = False
+            self._remote.clear()
             self.emit("disconnected", "console closed")
 
 
-__all__ = ["ConsoleMode", "ConsoleOptions", "ConsoleRoom"]
+__all__ = [
+    "CONSOLE_AGENT_IDENTITY",
+    "CONSOLE_USER_IDENTITY",
+    "ConsoleMode",
+    "ConsoleOptions",
+    "ConsoleRoom",
+]

@@ -251,6 +251,7 @@ class RoomIO:
     # -- console ------------------------------------------------------------------------------
 
     async def _start_console(self, room: Any) -> None:
+        self._linked = room.console_user
         options = room.options
         if options.mode == "file":
             from ..console.file_mode import FileConsole
