@@ -11,6 +11,7 @@ from ..types import NOT_GIVEN, NotGivenOr
 from . import tokenizer
 from ._basic_sent import split_sentences
 from ._basic_word import split_words
+from ._hyphenate import hyphenate_word
 from .token_stream import BufferedSentenceStream, BufferedWordStream
 
 
@@ -96,4 +97,4 @@ class WordTokenizer(tokenizer.WordTokenizer):
         return BufferedWordStream(tokenizer=self._spans)
 
 
-__all__ = ["SentenceTokenizer", "WordTokenizer"]
+__all__ = ["SentenceTokenizer", "WordTokenizer", "hyphenate_word"]
