@@ -1,6 +1,6 @@
 """RoomIO: the binding between an `AgentSession` and a LiveKit room."""
 
-from ._input import AudioStreamFactory, ParticipantAudioInput, default_audio_stream
+from ._input import AudioStreamFactory, FrameFilter, ParticipantAudioInput, default_audio_stream
 from ._output import RoomAudioOutput, RoomTranscriptionOutput
 from .options import (
     ATTRIBUTE_AGENT_STATE,
@@ -10,8 +10,12 @@ from .options import (
     DEFAULT_PARTICIPANT_KINDS,
     TOPIC_CHAT,
     TOPIC_TRANSCRIPTION,
+    NoiseCancellation,
     RoomInputOptions,
     RoomOutputOptions,
+    TextInputCallback,
+    TextInputEvent,
+    default_text_input_cb,
 )
 from .room_io import RoomIO
 
@@ -24,11 +28,16 @@ __all__ = [
     "TOPIC_CHAT",
     "TOPIC_TRANSCRIPTION",
     "AudioStreamFactory",
+    "FrameFilter",
+    "NoiseCancellation",
     "ParticipantAudioInput",
     "RoomAudioOutput",
     "RoomIO",
     "RoomInputOptions",
     "RoomOutputOptions",
     "RoomTranscriptionOutput",
+    "TextInputCallback",
+    "TextInputEvent",
     "default_audio_stream",
+    "default_text_input_cb",
 ]

@@ -18,6 +18,9 @@ logger = logging.getLogger("voxlane.agents.room_io")
 AudioStreamFactory = Callable[[Any, int, int], AsyncIterator[rtc.AudioFrame]]
 """``factory(track, sample_rate, num_channels)`` -> async iterator of frames of ``track``."""
 
+FrameFilter = Callable[[rtc.AudioFrame], rtc.AudioFrame]
+"""Applied to each (resampled) frame before the session hears it, e.g. noise cancellation."""
+
 
 async def default_audio_stream(
     track: Any, sample_rate: int, num_channels: int
@@ -37,12 +40,19 @@ class ParticipantAudioInput(AudioInput):
     """Audio of one remote track at a time; switching tracks keeps the session's input."""
 
     def __init__(
-        self, *, sample_rate: int, num_channels: int, stream_factory: AudioStreamFactory
+        self,
+        *,
+        sample_rate: int,
+        num_channels: int,
+        stream_factory: AudioStreamFactory,
+        frame_filter: FrameFilter | None = None,
     ) -> None:
         super().__init__(label="room-audio")
         self._rate = sample_rate
         self._channels = num_channels
         self._factory = stream_factory
+        self._filter = frame_filter
+        self._filter_failed = False
         self._ch: Chan[rtc.AudioFrame] = Chan(maxsize=200)
         self._task: asyncio.Task[None] | None = None
         self._track_sid: str | None = None
@@ -75,12 +85,35 @@ class ParticipantAudioInput(AudioInput):
                         )
                     frames = resampler.push(frame)
                 for f in frames:
+                    f = self._apply_filter(f)
                     with contextlib.suppress(asyncio.QueueFull):
                         self._ch.send_nowait(f)  # drop audio rather than lag behind
         except ChanClosed:
             return
         except Exception:
             logger.exception("reading the participant's audio failed")
+
+    def _apply_filter(self, frame: rtc.AudioFrame) -> rtc.AudioFrame:
+        if self._filter is None or self._filter_failed:
+            return frame
+        try:
+            out = self._filter(frame)
+        except Exception:
+            # a broken filter must not silence the user: log once, then pass audio through
+            self._filter_failed = True
+            logger.exception(
+                "the audio filter (noise_cancellation) failed; audio passes unfiltered"
+            )
+            return frame
+        if not isinstance(out, rtc.AudioFrame):
+            self._filter_failed = True
+            logger.error(
+                "the audio filter (noise_cancellation) returned %s instead of an rtc.AudioFrame; "
+                "audio passes unfiltered",
+                type(out).__name__,
+            )
+            return frame
+        return out
 
     async def __anext__(self) -> rtc.AudioFrame:
         try:
@@ -93,4 +126,4 @@ class ParticipantAudioInput(AudioInput):
         self._ch.close()
 
 
-__all__ = ["AudioStreamFactory", "ParticipantAudioInput", "default_audio_stream"]
+__all__ = ["AudioStreamFactory", "FrameFilter", "ParticipantAudioInput", "default_audio_stream"]

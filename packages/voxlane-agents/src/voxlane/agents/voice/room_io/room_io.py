@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from typing import Any
 
@@ -21,7 +22,7 @@ from livekit import rtc
 from ...types import NOT_GIVEN, NotGivenOr, is_given
 from ...utils.aio import cancel_and_wait
 from ...utils.misc import shortuuid
-from ._input import AudioStreamFactory, ParticipantAudioInput, default_audio_stream
+from ._input import AudioStreamFactory, FrameFilter, ParticipantAudioInput, default_audio_stream
 from ._output import RoomAudioOutput, RoomTranscriptionOutput
 from .options import (
     ATTRIBUTE_AGENT_STATE,
@@ -32,6 +33,7 @@ from .options import (
     TOPIC_TRANSCRIPTION,
     RoomInputOptions,
     RoomOutputOptions,
+    TextInputEvent,
 )
 
 logger = logging.getLogger("voxlane.agents.room_io")
@@ -101,11 +103,17 @@ class RoomIO:
         room.on("track_subscribed", self._on_track_subscribed)
         room.on("track_unsubscribed", self._on_track_unsubscribed)
 
+        if self._in_opts.video_enabled:
+            logger.warning(
+                "RoomInputOptions(video_enabled=True): Voxlane's RoomIO has no video input "
+                "yet; the participant's video is not forwarded to the session"
+            )
         if self._in_opts.audio_enabled:
             self._audio_in = ParticipantAudioInput(
                 sample_rate=self._in_opts.audio_sample_rate,
                 num_channels=self._in_opts.audio_num_channels,
                 stream_factory=self._stream_factory,
+                frame_filter=self._noise_filter(),
             )
             self._session.input.audio = self._audio_in
         if self._out_opts.audio_enabled:
@@ -132,6 +140,28 @@ class RoomIO:
         for p in list(room.remote_participants.values()):
             if self._linked is None and self._accepts(p):
                 self._link(p)
+
+    def _noise_filter(self) -> FrameFilter | None:
+        nc = self._in_opts.noise_cancellation
+        if nc is None:
+            return None
+        if isinstance(nc, rtc.NoiseCancellationOptions):
+            logger.warning(
+                "RoomInputOptions(noise_cancellation=%r): LiveKit Cloud's noise cancellation "
+                "models are only available on LiveKit Cloud, not in Voxlane; the audio is used "
+                "unfiltered. Pass an rtc.FrameProcessor or a frame -> frame callable to filter "
+                "it locally.",
+                nc,
+            )
+            return None
+        if isinstance(nc, rtc.FrameProcessor):
+            processor = nc
+
+            def process(frame: rtc.AudioFrame) -> rtc.AudioFrame:
+                return processor._process(frame) if processor.enabled else frame
+
+            return process
+        return nc
 
     def _job_context(self) -> Any:
         from ...job.context import get_job_context
@@ -205,9 +235,16 @@ class RoomIO:
             text = await reader.read_all()
             if not text.strip():
                 return
-            with contextlib.suppress(RuntimeError):
-                self._session.interrupt()
-            self._session.generate_reply(user_input=text)
+            participant = self._room.remote_participants.get(participant_identity)
+            ev = TextInputEvent(
+                text=text, info=getattr(reader, "info", None), participant=participant
+            )
+            try:
+                result = self._in_opts.text_input_cb(self._session, ev)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                logger.exception("text_input_cb failed for a chat message")
 
         self._spawn(handle())
 
@@ -276,8 +313,23 @@ class RoomIO:
     # -- closing ------------------------------------------------------------------------------
 
     def _on_session_close(self, ev: Any) -> None:
-        if self._job_ctx is not None:
-            self._job_ctx.shutdown("the agent session closed")
+        if self._job_ctx is None:
+            return
+        if self._in_opts.delete_room_on_close and not self._is_console():
+            self._spawn(self._delete_room(self._job_ctx))
+        self._job_ctx.shutdown("the agent session closed")
+
+    def _is_console(self) -> bool:
+        from ..console.room import ConsoleRoom
+
+        return isinstance(self._room, ConsoleRoom)
+
+    async def _delete_room(self, ctx: Any) -> None:
+        try:
+            await ctx.delete_room()
+            logger.info("deleted the room (RoomInputOptions.delete_room_on_close)")
+        except Exception:
+            logger.exception("could not delete the room on close")
 
     async def _on_job_shutdown(self) -> None:
         await self._session.aclose()
