@@ -329,7 +329,7 @@ async def run(turns: int, warmup: int, profile: str | None) -> dict[str, Any]:
             if profile:
                 import pyinstrument  # type: ignore[import-not-found,unused-ignore]
 
-                profiler = pyinstrument.Profiler(async_mode="enabled")
+                profiler = pyinstrument.Profiler(async_mode="disabled", interval=0.0002)
                 profiler.start()
         REC.turns.append(Turn())
         back_to_listening.clear()

@@ -395,6 +395,16 @@ class ChatContext:
         allowed_names: set[str] | None = None
         if is_given(tools):
             allowed_names = _tool_names(tools)
+        elif not (
+            exclude_function_call
+            or exclude_instructions
+            or exclude_empty_message
+            or exclude_handoff
+            or exclude_config_update
+        ):
+            # nothing to filter: the runtime copies the whole context on every user turn, so
+            # skip the per-item type checks (measured in bench/turn_overhead.py)
+            return ChatContext(self._items)
 
         items: list[ChatItem] = []
         for item in self._items:
