@@ -181,38 +181,9 @@ def _run_detached(coro: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task
 
 
 async def wait_for_inactive(session: AgentSession[Any]) -> bool:
-    """Wait until the session's agent is idle (nothing queued, speaking or running tools, no
-    handoff under way) and the user is not speaking. False when the session closed instead."""
-    while True:
-        if session._closing or session._closed:
-            return False
-        if session._pending_updates:
-            await asyncio.gather(*session._pending_updates, return_exceptions=True)
-            continue
-        activity = session._activity
-        if activity is None:
-            return False
-        await activity.wait_idle()
-        if session._closing or activity is not session._activity or session._pending_updates:
-            continue
-        if session.user_state == "speaking":
-            changed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-            def _on_change(_: Any, fut: asyncio.Future[None] = changed) -> None:
-                if not fut.done():
-                    fut.set_result(None)
-
-            session.on("user_state_changed", _on_change)
-            session.on("close", _on_change)
-            try:
-                await changed
-            finally:
-                session.off("user_state_changed", _on_change)
-                session.off("close", _on_change)
-            continue
-        if activity.draining or activity._closed:
-            continue
-        return True
+    """Wait until the session is idle (see ``AgentSession.wait_for_inactive``). False when the
+    session closed instead."""
+    return await session.wait_for_inactive()
 
 
 class AsyncToolset(Toolset):

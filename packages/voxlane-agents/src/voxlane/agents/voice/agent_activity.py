@@ -248,12 +248,28 @@ class AgentActivity:
 
     async def wait_idle(self) -> None:
         """Wait until no speech is queued, playing or running tools."""
-        while self._queue or self._current_speech is not None or self._has_running_speech():
+        while not self.idle:
             self._idle.clear()
             await self._idle.wait()
 
     def _has_running_speech(self) -> bool:
-        return any(t.get_name().startswith("speech_") and not t.done() for t in self._tasks)
+        """A speech task (or a user turn about to become a reply) is still running."""
+        return any(
+            (t.get_name().startswith("speech_") or t.get_name() == "user_turn_completed")
+            and not t.done()
+            for t in self._tasks
+        )
+
+    @property
+    def idle(self) -> bool:
+        """No speech queued, playing or running tools, and no reply being prepared."""
+        return not self._queue and self._current_speech is None and not self._has_running_speech()
+
+    def pending_end_of_turn(self) -> asyncio.Task[None] | None:
+        """The endpointing delay running after the user stopped talking, if any."""
+        if self._recognition is None:
+            return None
+        return self._recognition.pending_end_of_turn
 
     async def aclose(self, *, run_on_exit: bool = True) -> None:
         if self._closed:
@@ -481,7 +497,7 @@ class AgentActivity:
             self._check_idle()
 
     def _check_idle(self) -> None:
-        if self._queue or self._current_speech is not None or self._has_running_speech():
+        if not self.idle:
             return
         self._idle.set()
         if self._session._activity is self and not self._closed:

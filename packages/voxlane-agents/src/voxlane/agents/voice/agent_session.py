@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, overload
 
@@ -19,6 +19,7 @@ from livekit import rtc
 
 from ..llm import AgentHandoff, ChatContext, ChatMessage
 from ..llm.llm import LLM
+from ..metrics import UsageCollector, UsageSummary
 from ..types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConnectOptions, NotGivenOr, is_given
 from ..utils import aio
 from .agent import Agent, AgentTask, TurnDetectionMode
@@ -36,6 +37,7 @@ from .events import (
 )
 from .io import AgentInput, AgentOutput
 from .run_context import Userdata_T
+from .run_control import DEFAULT_RUN_TIMEOUT
 from .session_tools import SessionTools
 from .speech_handle import SpeechHandle, _running_tool_speech
 
@@ -203,6 +205,7 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         self._user_state: UserState = "listening"
         self._started = False
         self._closing = False
+        self._closing_event = asyncio.Event()
         self._closed = False
         self._update_lock = asyncio.Lock()
         self._pending_updates: set[asyncio.Task[None]] = set()
@@ -216,6 +219,9 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         # say/generate_reply called while a handoff drains the old agent: run on the new one
         self._deferred_speeches: list[tuple[SpeechHandle, Callable[..., SpeechHandle]]] = []
         self._session_tools = SessionTools(self)
+        self._usage = UsageCollector()
+        self.on("metrics_collected", lambda ev: self._usage.collect(ev.metrics))
+        self._shutdown_task: asyncio.Task[None] | None = None
 
     # -- properties --------------------------------------------------------------------------
 
@@ -288,6 +294,11 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         return self._user_state
 
     @property
+    def usage(self) -> UsageSummary:
+        """Tokens, characters and audio seconds used so far (from ``metrics_collected``)."""
+        return self._usage.get_summary()
+
+    @property
     def input(self) -> AgentInput:
         return self._input
 
@@ -297,6 +308,28 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    @overload
+    async def start(
+        self,
+        agent: Agent,
+        *,
+        room: NotGivenOr[Any] = ...,
+        room_input_options: NotGivenOr[Any] = ...,
+        room_output_options: NotGivenOr[Any] = ...,
+        capture_run: Literal[False] = False,
+    ) -> None: ...
+
+    @overload
+    async def start(
+        self,
+        agent: Agent,
+        *,
+        room: NotGivenOr[Any] = ...,
+        room_input_options: NotGivenOr[Any] = ...,
+        room_output_options: NotGivenOr[Any] = ...,
+        capture_run: Literal[True],
+    ) -> RunResult[None]: ...
+
     async def start(
         self,
         agent: Agent,
@@ -304,8 +337,25 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         room: NotGivenOr[Any] = NOT_GIVEN,
         room_input_options: NotGivenOr[Any] = NOT_GIVEN,
         room_output_options: NotGivenOr[Any] = NOT_GIVEN,
-    ) -> None:
-        """Start the session with ``agent`` (and connect it to ``room`` when given)."""
+        capture_run: bool = False,
+    ) -> RunResult[None] | None:
+        """Start the session with ``agent`` (and connect it to ``room`` when given).
+
+        With ``capture_run=True``, wait until what the agent's ``on_enter`` started is over
+        and return it as a :class:`~voxlane.agents.voice.run_result.RunResult`.
+        """
+        if capture_run:
+            from .run_control import capture_start
+
+            return await capture_start(
+                self,
+                lambda: self.start(
+                    agent,
+                    room=room,
+                    room_input_options=room_input_options,
+                    room_output_options=room_output_options,
+                ),
+            )
         if not isinstance(agent, Agent):
             raise TypeError(f"start() needs an Agent, got {type(agent).__name__}")
         if self._started:
@@ -336,6 +386,32 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
             await self._activity.start()
         self._update_agent_state("listening")
         self._start_audio_forwarding()
+        return None
+
+    async def wait_for_idle(self) -> None:
+        """Wait until the agent is idle: no handoff pending, its ``on_enter`` done, and no
+        speech queued, being generated, playing or running tools."""
+        if self._activity is None:
+            raise RuntimeError("the AgentSession is not running: call `await session.start()`")
+        from .run_control import wait_until_idle
+
+        await wait_until_idle(self)
+
+    def shutdown(self, *, drain: bool = True) -> None:
+        """Close the session in the background; with ``drain``, let the queued speeches play
+        first. Listen to the ``close`` event (or await ``aclose()``) to know when it is done."""
+        if self._closing or self._shutdown_task is not None:
+            return
+
+        async def _shutdown() -> None:
+            if drain and self._activity is not None:
+                try:
+                    await self.wait_for_idle()
+                except Exception:
+                    logger.exception("draining before shutdown failed; closing anyway")
+            await self._aclose_impl(reason=CloseReason.USER_INITIATED)
+
+        self._shutdown_task = asyncio.create_task(_shutdown(), name="session_shutdown")
 
     async def drain(self) -> None:
         """Wait until every queued speech has been played (and pending handoffs are done)."""
@@ -350,6 +426,60 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
             await activity.wait_idle()
             if not self._pending_updates and activity is self._activity:
                 return
+
+    async def wait_for_inactive(self) -> bool:
+        """Wait until the conversation is idle: no speech playing or queued, no reply being
+        generated (tools included), no end of turn pending, no handoff under way, and the
+        user not speaking.
+
+        Returns True once idle, False when the session is not running or closes meanwhile.
+        """
+        while True:
+            if self._closing or self._closed or not self._started:
+                return False
+            activity = self._activity
+            if self._pending_updates:
+                await self._unless_closing(
+                    asyncio.gather(*self._pending_updates, return_exceptions=True)
+                )
+            elif activity is None:
+                return False
+            elif not activity.idle:
+                await self._unless_closing(activity.wait_idle())
+            elif activity.draining or activity._closed:
+                # an agent task is handing back to its caller
+                await self._unless_closing(asyncio.sleep(0.01))
+            elif (pending := activity.pending_end_of_turn()) is not None:
+                await self._unless_closing(asyncio.wait([pending]))
+            elif self.user_state == "speaking":
+                await self._unless_closing(self._wait_event("user_state_changed"))
+            else:
+                return True
+
+    async def _unless_closing(self, aw: Awaitable[Any]) -> None:
+        """Wait for ``aw``, or until the session starts closing."""
+        task = asyncio.ensure_future(aw)
+        closing = asyncio.ensure_future(self._closing_event.wait())
+        try:
+            await asyncio.wait([task, closing], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await aio.cancel_and_wait(task, closing)
+
+    async def _wait_event(self, *events: EventTypes) -> None:
+        """Wait for the next of ``events``."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def _set(*_: Any) -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        for ev in events:
+            self.on(ev, _set)
+        try:
+            await fut
+        finally:
+            for ev in events:
+                self.off(ev, _set)
 
     async def aclose(self) -> None:
         """Close the session: stop speaking, stop listening, run on_exit, emit ``close``."""
@@ -367,6 +497,7 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
                 await asyncio.shield(self._close_task)
             return
         self._closing = True
+        self._closing_event.set()
         self._cancel_away_timer()
         self._run_deferred_speeches()  # closing: they end without playing
         await aio.cancel_and_wait(*self._pending_updates)
@@ -482,21 +613,39 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         """Kept for API compatibility; options are fixed at construction."""
 
     @overload
-    async def run(self, *, user_input: str) -> RunResult[str]: ...
+    async def run(
+        self, *, user_input: str, timeout: float | None = DEFAULT_RUN_TIMEOUT
+    ) -> RunResult[str]: ...
 
     @overload
-    async def run(self, *, user_input: str, output_type: type[Run_T]) -> RunResult[Run_T]: ...
+    async def run(
+        self,
+        *,
+        user_input: str,
+        output_type: type[Run_T],
+        timeout: float | None = DEFAULT_RUN_TIMEOUT,
+    ) -> RunResult[Run_T]: ...
 
-    async def run(self, *, user_input: str, output_type: type[Any] | None = None) -> RunResult[Any]:
+    async def run(
+        self,
+        *,
+        user_input: str,
+        output_type: type[Any] | None = None,
+        timeout: float | None = DEFAULT_RUN_TIMEOUT,
+    ) -> RunResult[Any]:
         """Feed ``user_input`` as a text user turn and wait for everything it causes.
 
-        Returns a :class:`~voxlane.agents.voice.run_result.RunResult` whose ``events`` and
-        ``expect`` describe what the agents did (text-only testing). ``output_type`` parses
-        the last assistant message into ``final_output``.
+        Speech already under way (such as the ``on_enter`` greeting) finishes first and is not
+        part of the run. Returns a :class:`~voxlane.agents.voice.run_result.RunResult` whose
+        ``events`` and ``expect`` describe what the agents did (text-only testing).
+        ``output_type`` parses the last assistant message into ``final_output``. Raises
+        ``RunTimeoutError`` (a ``TimeoutError``) after ``timeout`` seconds (None: no limit).
         """
-        from .run_result import run_session
+        from .run_control import run_with_timeout
 
-        return await run_session(self, user_input=user_input, output_type=output_type)
+        return await run_with_timeout(
+            self, user_input=user_input, output_type=output_type, timeout=timeout
+        )
 
     # -- agents ------------------------------------------------------------------------------
 

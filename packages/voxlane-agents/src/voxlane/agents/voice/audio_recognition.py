@@ -120,6 +120,12 @@ class AudioRecognition:
         return self._speaking
 
     @property
+    def pending_end_of_turn(self) -> asyncio.Task[None] | None:
+        """The running end-of-turn decision (endpointing delay), or None."""
+        task = self._eou_task
+        return task if task is not None and not task.done() else None
+
+    @property
     def current_transcript(self) -> str:
         """Final transcript of the current user turn, plus the latest interim text."""
         return " ".join(t for t in (self._transcript, self._interim) if t)

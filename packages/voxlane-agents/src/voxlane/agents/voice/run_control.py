@@ -1,0 +1,167 @@
+"""Waiting on a session: idle detection, ``start(capture_run=True)`` and ``run()`` with a
+timeout.
+
+- :func:`wait_until_idle` is ``AgentSession.wait_for_idle()``: no handoff pending, the agent's
+  ``on_enter`` and user-turn hooks done, no speech queued, generating, playing or running tools.
+- :func:`capture_start` records what ``on_enter`` produced while the session starts, as a
+  :class:`~voxlane.agents.voice.run_result.RunResult`.
+- :func:`run_with_timeout` is ``AgentSession.run()``: it first lets the speech already under way
+  (typically the ``on_enter`` greeting) finish, so the greeting never sees the run's user input
+  nor lands in the run's events, then runs the turn, and fails with :class:`RunTimeoutError`
+  (saying what is still pending) instead of waiting forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from .events import ConversationItemAddedEvent
+
+if TYPE_CHECKING:
+    from .agent_session import AgentSession
+    from .run_result import RunResult
+
+DEFAULT_RUN_TIMEOUT = 180.0
+"""Seconds ``session.run()`` waits for a turn (and the speech before it) by default."""
+
+_HOOK_TASKS = ("on_enter", "user_turn_completed")
+
+
+class RunTimeoutError(TimeoutError):
+    """``session.run()`` (or ``start(capture_run=True)``) did not complete in time."""
+
+
+def _busy_hooks(session: AgentSession[Any]) -> list[asyncio.Task[Any]]:
+    activity = session._activity
+    if activity is None:
+        return []
+    return [t for t in activity._tasks if not t.done() and t.get_name() in _HOOK_TASKS]
+
+
+async def wait_until_idle(session: AgentSession[Any]) -> None:
+    """Return once the session is idle (see the module docstring) or closing."""
+    quiet = 0
+    while quiet < 2:
+        if session._closing or session._closed:
+            return
+        updates = list(session._pending_updates)
+        if updates:
+            await asyncio.gather(*updates, return_exceptions=True)
+            quiet = 0
+            continue
+        hooks = _busy_hooks(session)
+        if hooks:
+            await asyncio.wait(hooks)
+            quiet = 0
+            continue
+        activity = session._activity
+        if activity is None:
+            return
+        await activity.wait_idle()
+        # a hook or a handoff may have started a new speech meanwhile: look twice
+        quiet += 1
+        await asyncio.sleep(0)
+
+
+def describe_pending(session: AgentSession[Any]) -> str:
+    """What a session is still busy with, for timeout messages."""
+    parts: list[str] = []
+    if session._pending_updates:
+        parts.append("an agent handoff")
+    for task in _busy_hooks(session):
+        parts.append(f"the agent's {task.get_name()} hook")
+    speech = session.current_speech
+    if speech is not None:
+        parts.append(f"speech {speech.id} (agent state {session.agent_state!r})")
+    return ", ".join(parts) or f"nothing visible (agent state {session.agent_state!r})"
+
+
+async def capture_start(
+    session: AgentSession[Any], start: Callable[[], Awaitable[None]]
+) -> RunResult[None]:
+    """Run ``start()`` while recording what the agent's ``on_enter`` does; return it once
+    everything it started is over."""
+    from .run_result import RunResult, _active_runs
+
+    result: RunResult[None] = RunResult(user_input=None)
+
+    def on_item(ev: ConversationItemAddedEvent) -> None:
+        result._on_item_added(session, ev)
+
+    subscriptions: list[tuple[Any, Callable[..., None]]] = [
+        ("conversation_item_added", on_item),
+        ("function_tools_executed", result._on_tools_executed),
+        ("speech_created", result._on_speech_created),
+    ]
+    for name, cb in subscriptions:
+        session.on(name, cb)
+    _active_runs[session] = result
+    try:
+        await start()
+        result._last_agent = session.current_agent
+        await result._wait_complete(session)
+        result._finish()
+    except BaseException as e:
+        result._finish(e if isinstance(e, Exception) else RuntimeError("the start was cancelled"))
+        raise
+    finally:
+        _active_runs.pop(session, None)
+        for name, cb in subscriptions:
+            session.off(name, cb)
+    return await result
+
+
+async def run_with_timeout(
+    session: AgentSession[Any],
+    *,
+    user_input: str,
+    output_type: type[Any] | None,
+    timeout: float | None,
+) -> RunResult[Any]:
+    """The body of ``AgentSession.run()`` (see the module docstring)."""
+    from .run_result import run_session
+
+    if timeout is not None and not timeout > 0:
+        raise ValueError(f"run() timeout must be > 0 seconds or None, got {timeout}")
+    if session._activity is None:
+        raise RuntimeError("the AgentSession is not running: call `await session.start(agent)`")
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+
+    def remaining() -> float | None:
+        return None if deadline is None else max(deadline - loop.time(), 0.0)
+
+    try:
+        await asyncio.wait_for(wait_until_idle(session), remaining())
+    except asyncio.TimeoutError:
+        raise RunTimeoutError(
+            f"session.run(user_input={user_input!r}) could not start within {timeout:g} s: "
+            f"the session is still busy with {describe_pending(session)} (the speech "
+            "before the run, e.g. the on_enter greeting, never finished). Pass "
+            "run(timeout=...) to wait longer, or check that the audio output reports "
+            "playback as finished."
+        ) from None
+    try:
+        return await asyncio.wait_for(
+            run_session(session, user_input=user_input, output_type=output_type), remaining()
+        )
+    except asyncio.TimeoutError:
+        raise RunTimeoutError(
+            f"session.run(user_input={user_input!r}) did not complete within {timeout:g} s; "
+            f"still pending: {describe_pending(session)}. A common cause is a tool awaiting "
+            "an AgentTask that needs another user turn: a run only ends when its tool steps "
+            "do, so drive such flows with session.generate_reply(user_input=...) and "
+            "session.history. Pass run(timeout=...) to wait longer."
+        ) from None
+
+
+__all__ = [
+    "DEFAULT_RUN_TIMEOUT",
+    "RunTimeoutError",
+    "capture_start",
+    "describe_pending",
+    "run_with_timeout",
+    "wait_until_idle",
+]
