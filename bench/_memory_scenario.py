@@ -35,7 +35,7 @@ from _sessions_scenario import (
     rss_mb,
     session_kwargs,
 )
-from _turn_scenario import FRAMEWORK, InstantOutput, SilentInput
+from _turn_scenario import FRAMEWORK, InstantOutput, SilentInput, start_kwargs
 
 if TYPE_CHECKING:  # type-checked against Voxlane; at run time the prefix decides
     from voxlane.agents import voice as voice_mod
@@ -57,7 +57,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     period = len(pcm) / 2 / rate
     clock = Clock()
     vad = silero.VAD.load()
-    start_kwargs: dict[str, Any] = {"record": False} if FRAMEWORK == "livekit" else {}
     sessions: list[Any] = []
     replies = [0]
 
@@ -77,7 +76,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 replies[0] += 1
 
         session.on("agent_state_changed", count)
-        await session.start(agent=voice_mod.Agent(instructions="bench"), **start_kwargs)
+        await session.start(agent=voice_mod.Agent(instructions="bench"), **start_kwargs())
         sessions.append(session)
 
     await start_one(0, active=False)  # warm-up: lazy imports, first-use caches

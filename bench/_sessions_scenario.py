@@ -28,7 +28,7 @@ import wave
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from _turn_scenario import FRAMEWORK, InstantOutput, ZeroLLM, ZeroTTS
+from _turn_scenario import FRAMEWORK, InstantOutput, ZeroLLM, ZeroTTS, start_kwargs
 from livekit import rtc
 
 if TYPE_CHECKING:  # type-checked against Voxlane; at run time the prefix decides
@@ -206,10 +206,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 replies[i] += 1
 
         session.on("agent_state_changed", count)
-        await session.start(
-            agent=voice_mod.Agent(instructions="bench"),
-            **({"record": False} if FRAMEWORK == "livekit" else {}),
-        )
+        await session.start(agent=voice_mod.Agent(instructions="bench"), **start_kwargs())
         sessions.append(session)
         inputs.append(audio_in)
 

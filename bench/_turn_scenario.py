@@ -323,9 +323,11 @@ async def run(turns: int, warmup: int, profile: str | None) -> dict[str, Any]:
 
     profiler: Any = None
     failures = 0
+    cpu_start = wall_start = 0.0
     for i in range(warmup + turns):
         if i == warmup:
             REC.turns.clear()
+            cpu_start, wall_start = time.process_time(), time.perf_counter()
             if profile:
                 import pyinstrument  # type: ignore[import-not-found,unused-ignore]
 
@@ -347,10 +349,18 @@ async def run(turns: int, warmup: int, profile: str | None) -> dict[str, Any]:
         for _ in range(3):
             await asyncio.sleep(0)
 
+    cpu_per_turn_ms = (time.process_time() - cpu_start) / turns * 1000
+    wall_per_turn_ms = (time.perf_counter() - wall_start) / turns * 1000
     report = ""
     if profiler is not None:
         profiler.stop()
-        report = profiler.output_text(unicode=True, color=False, show_all=False)
+        report = profiler.output_text(
+            unicode=True,
+            color=False,
+            show_all=False,
+            # show both frameworks' frames (pyinstrument folds site-packages by default)
+            processor_options={"show_regex": r".*/(livekit|voxlane)/agents/.*"},
+        )
 
     with contextlib.suppress(Exception):
         await asyncio.wait_for(session.aclose(), timeout=10.0)
@@ -379,6 +389,8 @@ async def run(turns: int, warmup: int, profile: str | None) -> dict[str, Any]:
         "incomplete_turns": incomplete,
         "timeouts": failures,
         "hops_ns": hops,
+        "cpu_per_turn_ms": cpu_per_turn_ms,
+        "wall_per_turn_ms": wall_per_turn_ms,
         "profile_report": report,
     }
 

@@ -52,7 +52,9 @@ SCENARIO = BENCH_DIR / "_turn_scenario.py"
 def ensure_profiler(framework: str) -> None:
     """Install pyinstrument into the LiveKit bench venv (never into the Voxlane workspace)."""
     python = python_for(framework)
-    probe = subprocess.run([str(python), "-c", "import pyinstrument"], check=False)
+    probe = subprocess.run(
+        [str(python), "-c", "import pyinstrument"], stderr=subprocess.DEVNULL, check=False
+    )
     if probe.returncode == 0:
         return
     if framework == "voxlane":
@@ -87,6 +89,8 @@ def main() -> None:
             "turns": raw["turns"],
             "incomplete_turns": raw["incomplete_turns"],
             "timeouts": raw["timeouts"],
+            "cpu_per_turn_ms": raw["cpu_per_turn_ms"],
+            "wall_per_turn_ms": raw["wall_per_turn_ms"],
             "hops": {hop: summarize_ms(raw["hops_ns"][hop]) for hop in HOPS},
         }
         if args.profile:
@@ -118,7 +122,21 @@ def main() -> None:
                 "ratio_p99": r99,
                 "at_least_3x_lower_p99": None if r99 is None else r99 >= TARGET_RATIO,
             }
+    vox_cpu = sides["voxlane"]["cpu_per_turn_ms"]
+    lk_cpu = sides["livekit"]["cpu_per_turn_ms"] if "livekit" in sides else None
+    rows.append(
+        [
+            "process CPU per turn (whole turn)",
+            fmt(sides["voxlane"]["cpu_per_turn_ms"], 3),
+            "",
+            fmt(sides["livekit"]["cpu_per_turn_ms"], 3) if "livekit" in sides else "n/a",
+            "",
+            f"{fmt(ratio(lk_cpu, vox_cpu), 1)}x",
+        ]
+    )
     print(f"per-turn overhead over {turns} turns (ms)")
+    if args.profile:
+        print("NOTE: profiled run; the profiler inflates every figure (do not publish these)")
     print_table(
         ["hop", "voxlane p50", "voxlane p99", "livekit p50", "livekit p99", "ratio p50/p99"], rows
     )
@@ -131,6 +149,7 @@ def main() -> None:
         "turn_overhead",
         {
             "turns": turns,
+            "profiled": args.profile,
             "livekit_agents_version": livekit_version() if "livekit" in sides else None,
             "results": sides,
             "targets": targets,
