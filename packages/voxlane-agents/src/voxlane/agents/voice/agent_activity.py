@@ -34,6 +34,7 @@ from .events import (
     SpeechCreatedEvent,
     UserInputTranscribedEvent,
 )
+from .preemptive import MAX_PREEMPTIVE_PER_TURN, PreemptiveGeneration
 from .realtime_activity import RealtimeBridge
 from .speech_handle import SpeechHandle, _running_tool_speech
 from .tool_loop import run_reply_step
@@ -73,6 +74,8 @@ class AgentActivity:
         self._turn_detection = self._resolve_turn_detection()
         self._extra_tools: list[Any] = []
         self._realtime: RealtimeBridge | None = None
+        self._preemptive: PreemptiveGeneration | None = None
+        self._preemptive_count = 0
 
     # -- models and options (agent's value, else the session's) -----------------------------
 
@@ -278,6 +281,7 @@ class AgentActivity:
         if run_on_exit:
             await self._run_hook(self._agent.on_exit)
         self._cancel_false_interruption_timer()
+        self._discard_preemptive()
         for _, _, speech in self._queue:
             speech._mark_done()
         self._queue.clear()
@@ -407,6 +411,7 @@ class AgentActivity:
         allow_interruptions: NotGivenOr[bool] = NOT_GIVEN,
         user_initiated: bool = True,
         speech_handle: SpeechHandle | None = None,
+        preemptive: PreemptiveGeneration | None = None,
     ) -> SpeechHandle:
         self._check_can_schedule()
         if self.llm is None:
@@ -444,6 +449,7 @@ class AgentActivity:
                 user_message=user_message,
                 tool_choice=tool_choice,
                 step=0,
+                preemptive=preemptive,
             ),
             name=f"speech_reply_{handle.id}",
         )
@@ -608,8 +614,45 @@ class AgentActivity:
         self._recognition.commit_user_turn()
 
     def clear_user_turn(self) -> None:
+        self._discard_preemptive()
         if self._recognition is not None:
             self._recognition.clear_user_turn()
+
+    # -- preemptive generation ---------------------------------------------------------------
+
+    def on_preemptive_generation(self, transcript: str) -> None:
+        """A preflight/final transcript arrived before the end of the turn (see preemptive.py)."""
+        transcript = transcript.strip()
+        if (
+            not self._session.options.preemptive_generation
+            or not transcript
+            or self._closed
+            or self._draining
+            or self._realtime is not None
+            or self.llm is None
+        ):
+            return
+        speech = self._current_speech
+        if speech is not None and not speech.done():
+            return  # the agent is speaking: this is probably an interruption
+        current = self._preemptive
+        if current is not None and current.transcript == transcript:
+            return
+        if self._preemptive_count >= MAX_PREEMPTIVE_PER_TURN:
+            return
+        self._discard_preemptive()
+        self._preemptive_count += 1
+        self._preemptive = PreemptiveGeneration.start(self, transcript)
+
+    def _take_preemptive(self) -> PreemptiveGeneration | None:
+        pre, self._preemptive = self._preemptive, None
+        self._preemptive_count = 0
+        return pre
+
+    def _discard_preemptive(self) -> None:
+        pre = self._take_preemptive()
+        if pre is not None:
+            pre.cancel()
 
     def on_start_of_speech(self, ev: vad_mod.VADEvent | None) -> None:
         self._session._update_user_state("speaking")
@@ -657,6 +700,7 @@ class AgentActivity:
 
     def on_end_of_turn(self, info: EndOfTurnInfo) -> bool:
         if self._closed or self._draining:
+            self._discard_preemptive()
             return True
         opts = self._session.options
         speech = self._current_speech
@@ -669,6 +713,7 @@ class AgentActivity:
             return False
         if speech is not None and not speech.done() and not speech.allow_interruptions:
             logger.info("user turn ignored: the current speech cannot be interrupted")
+            self._discard_preemptive()
             return True
         self._cancel_false_interruption_timer()
         self._interrupted_by_audio = False
@@ -698,6 +743,7 @@ class AgentActivity:
         try:
             await self._agent.on_user_turn_completed(turn_ctx, message)
         except StopResponse:
+            self._discard_preemptive()
             self._add_item(message)
             return
         except Exception:
@@ -705,10 +751,19 @@ class AgentActivity:
         finally:
             _task_scope.reset(token)
         callback_delay = loop.time() - started
+        pre = self._take_preemptive()
         if self._closed or self._draining:
+            if pre is not None:
+                pre.cancel()
             self._add_item(message)
             return
-        self.generate_reply(user_message=message, chat_ctx=turn_ctx, user_initiated=False)
+        if pre is not None and not pre.matches(turn_ctx, message, self.tools):
+            logger.debug("preemptive generation discarded: the turn ended differently")
+            pre.cancel()
+            pre = None
+        self.generate_reply(
+            user_message=message, chat_ctx=turn_ctx, user_initiated=False, preemptive=pre
+        )
         self._session.emit(
             "metrics_collected",
             MetricsCollectedEvent(

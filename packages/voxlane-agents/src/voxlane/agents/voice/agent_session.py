@@ -82,6 +82,7 @@ class VoiceOptions:
     min_consecutive_speech_delay: float = 0.0
     false_interruption_timeout: float | None = 2.0
     resume_false_interruption: bool = True
+    preemptive_generation: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -112,6 +113,9 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         min_consecutive_speech_delay: minimum pause between two speeches (0).
         false_interruption_timeout: seconds after a wordless interruption before the paused
             speech resumes (2.0; None disables resuming).
+        preemptive_generation: start the LLM (not the TTS) on the user's preflight/final
+            transcript before the end of the turn is confirmed; the request is dropped if the
+            turn ends with a different text or context (default False).
         sync_transcription: when both an audio and a transcription output are set, release
             the text word by word as the audio plays (default True; see ``AgentOutput``).
         conn_options: :class:`SessionConnectOptions`.
@@ -140,6 +144,7 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         false_interruption_timeout: float | None = 2.0,
         resume_false_interruption: bool = True,
         sync_transcription: bool = True,
+        preemptive_generation: bool = False,
         conn_options: NotGivenOr[SessionConnectOptions] = NOT_GIVEN,
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
@@ -193,6 +198,7 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
             min_consecutive_speech_delay=min_consecutive_speech_delay,
             false_interruption_timeout=false_interruption_timeout,
             resume_false_interruption=resume_false_interruption,
+            preemptive_generation=preemptive_generation,
         )
         self._conn_options = conn_options if is_given(conn_options) else SessionConnectOptions()
         self._loop = loop

@@ -52,6 +52,7 @@ class RecognitionHooks(Protocol):
     def on_interim_transcript(self, ev: stt_mod.SpeechEvent) -> None: ...
     def on_final_transcript(self, ev: stt_mod.SpeechEvent) -> None: ...
     def on_end_of_turn(self, info: EndOfTurnInfo) -> bool: ...
+    def on_preemptive_generation(self, transcript: str) -> None: ...
     def retrieve_chat_ctx(self) -> ChatContext: ...
 
 
@@ -201,6 +202,7 @@ class AudioRecognition:
             self._transcript = f"{self._transcript} {text}".strip()
             self._last_final_at = now
             self._hooks.on_final_transcript(ev)
+            self._hooks.on_preemptive_generation(self._transcript)
             if not self._speaking:
                 # the transcript arrived after the end of speech: decide now
                 self._run_eou()
@@ -212,6 +214,8 @@ class AudioRecognition:
             if text:
                 self._interim = text
                 self._hooks.on_interim_transcript(ev)
+                if ev.type == stt_mod.SpeechEventType.PREFLIGHT_TRANSCRIPT:
+                    self._hooks.on_preemptive_generation(f"{self._transcript} {text}")
         elif ev.type == stt_mod.SpeechEventType.START_OF_SPEECH:
             if self._vad is None or self._mode == "stt":
                 self._on_speech_started(now)

@@ -32,6 +32,7 @@ from .speech_handle import SpeechHandle, _running_tool_speech
 
 if TYPE_CHECKING:
     from .agent_activity import AgentActivity
+    from .preemptive import PreemptiveGeneration
 
 logger = logging.getLogger("voxlane.agents.voice")
 
@@ -113,8 +114,12 @@ async def run_reply_step(
     user_message: ChatMessage | None,
     tool_choice: Any,
     step: int,
+    preemptive: PreemptiveGeneration | None = None,
 ) -> None:
-    """One generation step of ``speech`` (see module docstring)."""
+    """One generation step of ``speech`` (see module docstring).
+
+    ``preemptive``: an LLM request already running for this turn (its output is used instead
+    of starting a new one)."""
     session = activity.session
     agent = activity.agent
     loop = asyncio.get_running_loop()
@@ -126,20 +131,28 @@ async def run_reply_step(
             activity._add_item(user_message)
             if chat_ctx.get_by_id(user_message.id) is None:
                 chat_ctx.insert(user_message)
+        if preemptive is not None:
+            llm_task = preemptive.task
         if not await _wait_authorized(speech):
+            await aio.cancel_and_wait(llm_task)
             speech._mark_generation_done()
             speech._mark_done()
             return
         session._update_agent_state("thinking")
-        tools = activity.tools
-        started = loop.time()
         # the reply's text streams before its tool calls are recorded: stamp the assistant
         # message with the generation's start so history keeps the order the model produced
         generation_created_at = time.time()
-        llm_task, llm_data = perform_llm_inference(
-            agent.llm_node(chat_ctx, tools, ModelSettings(tool_choice=tool_choice)),
-            started_at=started,
-        )
+        if preemptive is not None:
+            tools = preemptive.tools
+            started = preemptive.started_at
+            llm_data = preemptive.data
+        else:
+            tools = activity.tools
+            started = loop.time()
+            llm_task, llm_data = perform_llm_inference(
+                agent.llm_node(chat_ctx, tools, ModelSettings(tool_choice=tool_choice)),
+                started_at=started,
+            )
         exec_task, outputs = _execute_tools(
             activity, speech, llm_mod.ToolContext(tools), llm_data.function_ch
         )
@@ -148,7 +161,7 @@ async def run_reply_step(
         )
         if interrupted:
             await aio.cancel_and_wait(llm_task)
-        else:
+        elif llm_task is not None:
             await llm_task  # surfaces LLM errors
         new_items: list[Any] = []
         if text:
@@ -178,6 +191,8 @@ async def run_reply_step(
             return
         await _after_tools(activity, speech, chat_ctx, outputs, new_items, tool_choice, step)
     except asyncio.CancelledError:
+        if llm_task is not None:
+            llm_task.cancel()
         speech._mark_generation_done()
         speech._mark_done()
         raise
