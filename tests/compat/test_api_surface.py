@@ -149,7 +149,7 @@ SIGNATURES: dict[str, dict[str, tuple[str, Any]]] = {
     ),
     f"{VOICE}:AgentSession.start": {
         "agent": (POS, R),
-        **kw(room=N, room_input_options=N, room_output_options=N),
+        **kw(room=N, room_input_options=N, room_output_options=N, capture_run=False),
     },
     f"{VOICE}:AgentSession.say": {
         "text": (POS, R),
@@ -178,20 +178,37 @@ SIGNATURES: dict[str, dict[str, tuple[str, Any]]] = {
     f"{VOICE}:SpeechHandle.add_done_callback": pos("callback"),
     f"{VOICE}:SpeechHandle.wait_if_not_interrupted": pos("aw"),
     f"{VOICE}:ModelSettings.__init__": pos(tool_choice=N),
-    # ChatCLI is not exported from voxlane.agents.voice (KNOWN_GAPS A2); its signature matches
-    f"{VOICE}.console.chat_cli:ChatCLI.__init__": {
+    f"{VOICE}:ChatCLI.__init__": {
         "agent_session": (POS, R),
         **kw(sync_transcription=True, loop=None),
     },
-    f"{VOICE}.console.chat_cli:ChatCLI.start": {},
+    f"{VOICE}:ChatCLI.start": {},
+    # reference 3.9 names these fields; LiveKit's defaults for the ones it states
     f"{V}:RoomInputOptions.__init__": kw(
         text_enabled=True,
         audio_enabled=True,
+        video_enabled=False,
         audio_sample_rate=24000,
         audio_num_channels=1,
+        noise_cancellation=None,
+        text_input_cb=R,
         participant_identity=None,
+        pre_connect_audio=True,
+        pre_connect_audio_timeout=3.0,
         close_on_disconnect=True,
+        delete_room_on_close=R,
     ),
+    # newer 1.x session API (reference 3.1)
+    f"{VOICE}:AgentSession.wait_for_idle": {},
+    f"{VOICE}:AgentSession.shutdown": kw(drain=True),
+    f"{V}.metrics:log_metrics": {"metrics": (POS, R), **kw(logger=None)},
+    f"{V}.tokenize.basic:hyphenate_word": pos("word"),
+    f"{V}.utils:log_exceptions": {"msg": (POS, ""), **kw(logger=R)},
+    f"{V}.utils:ExpFilter.__init__": pos("alpha", max_val=-1.0),
+    f"{V}.utils:ExpFilter.apply": pos("exp", "sample"),
+    f"{V}.utils:MovingAverage.__init__": pos("window_size"),
+    f"{V}.utils:MovingAverage.add_sample": pos("sample"),
+    f"{V}.utils.http_context:http_session": {},
     f"{V}:RoomOutputOptions.__init__": kw(
         transcription_enabled=True,
         audio_enabled=True,
@@ -301,7 +318,7 @@ EXPORTS: dict[str, list[str]] = {
         "ModelSettings", "AgentStateChangedEvent", "CloseEvent", "CloseReason",
         "ConversationItemAddedEvent", "ErrorEvent", "FunctionToolsExecutedEvent",
         "MetricsCollectedEvent", "SpeechCreatedEvent", "UserInputTranscribedEvent",
-        "UserStateChangedEvent", "io", "room_io",
+        "UserStateChangedEvent", "io", "room_io", "ChatCLI",
     ],
     f"{V}.llm": [
         "LLM", "LLMStream", "ChatChunk", "ChoiceDelta", "FunctionToolCall", "CompletionUsage",
@@ -327,12 +344,18 @@ EXPORTS: dict[str, list[str]] = {
         "SentenceTokenizer", "WordTokenizer", "SentenceStream", "WordStream", "TokenData",
         "basic", "utils",
     ],
-    f"{V}.tokenize.basic": ["SentenceTokenizer", "WordTokenizer"],
+    f"{V}.tokenize.basic": ["SentenceTokenizer", "WordTokenizer", "hyphenate_word"],
     f"{V}.metrics": [
         "LLMMetrics", "STTMetrics", "TTSMetrics", "VADMetrics", "EOUMetrics",
-        "RealtimeModelMetrics", "UsageCollector", "UsageSummary", "AgentMetrics",
+        "RealtimeModelMetrics", "UsageCollector", "UsageSummary", "AgentMetrics", "log_metrics",
     ],
-    f"{V}.utils": ["aio", "audio", "shortuuid"],
+    f"{V}.utils": [
+        "aio", "audio", "shortuuid", "log_exceptions", "EventEmitter", "is_given",
+        "merge_frames", "combine_frames", "AudioBuffer", "ExpFilter", "MovingAverage",
+        "http_context",
+    ],
+    f"{V}.utils.audio": ["merge_frames", "combine_frames", "AudioBuffer", "AudioByteStream"],
+    f"{V}.utils.http_context": ["http_session"],
     f"{V}.utils.aio": ["Chan", "ChanClosed", "cancel_and_wait"],
     f"{V}.cli": ["run_app"],
     f"{V}.mcp": ["MCPServer", "MCPServerStdio", "MCPServerHTTP"],
@@ -384,12 +407,12 @@ MEMBERS: dict[str, tuple[list[str], list[str]]] = {
         [
             "agent_state", "conn_options", "current_agent", "current_speech", "history", "input",
             "llm", "mcp_servers", "options", "output", "stt", "tts", "turn_detection",
-            "user_state", "userdata", "vad",
+            "user_state", "userdata", "vad", "usage",
         ],
         [
             "aclose", "clear_user_turn", "commit_user_turn", "drain", "generate_reply",
             "interrupt", "say", "start", "update_agent", "update_options", "run", "on", "off",
-            "once", "emit",
+            "once", "emit", "wait_for_idle", "shutdown",
         ],
     ),
     f"{VOICE}:RunContext": (
