@@ -334,7 +334,7 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         room_input_options: NotGivenOr[Any] = ...,
         room_output_options: NotGivenOr[Any] = ...,
         capture_run: Literal[True],
-    ) -> RunResult[None]: ...
+    ) -> RunResult[str]: ...
 
     async def start(
         self,
@@ -344,7 +344,7 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         room_input_options: NotGivenOr[Any] = NOT_GIVEN,
         room_output_options: NotGivenOr[Any] = NOT_GIVEN,
         capture_run: bool = False,
-    ) -> RunResult[None] | None:
+    ) -> RunResult[str] | None:
         """Start the session with ``agent`` (and connect it to ``room`` when given).
 
         With ``capture_run=True``, wait until what the agent's ``on_enter`` started is over

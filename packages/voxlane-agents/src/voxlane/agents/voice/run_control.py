@@ -80,12 +80,12 @@ def describe_pending(session: AgentSession[Any]) -> str:
 
 async def capture_start(
     session: AgentSession[Any], start: Callable[[], Awaitable[None]]
-) -> RunResult[None]:
+) -> RunResult[str]:
     """Run ``start()`` while recording what the agent's ``on_enter`` does; return it once
     everything it started is over."""
     from .run_result import RunResult, _active_runs
 
-    result: RunResult[None] = RunResult(user_input=None)
+    result: RunResult[str] = RunResult(user_input=None)
 
     def on_item(ev: ConversationItemAddedEvent) -> None:
         result._on_item_added(session, ev)
