@@ -93,8 +93,9 @@ async def test_answers_a_question_deterministically(model: llamacpp.LLM) -> None
 
 async def test_tools_without_template_support_fail_clearly(model: llamacpp.LLM) -> None:
     assert not model.chat_template().supports_tools
+    strict = llamacpp.LLM(tool_calling="template")
     with pytest.raises(llamacpp.ToolCallingNotSupportedError, match="tool_calling='prompt'"):
-        await _collect(model.chat(chat_ctx=_ctx("Weather in Paris?"), tools=[get_weather]))
+        await _collect(strict.chat(chat_ctx=_ctx("Weather in Paris?"), tools=[get_weather]))
     # with tool_choice="none" the tools are left out, so the request works
     _, resp = await _collect(
         model.chat(
@@ -105,6 +106,20 @@ async def test_tools_without_template_support_fail_clearly(model: llamacpp.LLM) 
         )
     )
     assert resp.text and not resp.tool_calls
+
+
+async def test_auto_mode_falls_back_to_prompt_tools(model: llamacpp.LLM) -> None:
+    # the default ("auto") uses the prompt when the model's template has no tool support, so
+    # the bundled model can call tools with no extra configuration
+    assert model.tool_calling == "auto"
+    _, resp = await _collect(
+        model.chat(
+            chat_ctx=_ctx("What is the weather like in Paris today?"),
+            tools=[get_weather],
+            tool_choice="required",
+        )
+    )
+    assert [c.name for c in resp.tool_calls] == ["get_weather"]
 
 
 async def test_prompt_tools_required_call(prompt_model: llamacpp.LLM) -> None:

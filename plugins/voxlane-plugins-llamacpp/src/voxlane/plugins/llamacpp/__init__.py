@@ -35,10 +35,10 @@ __all__ = [
 
 def _llm_factory(*, model: str | None = None, variant: str | None = None, **kwargs: Any) -> LLM:
     if variant is not None:
-        if variant not in ("prompt", "template"):
+        if variant not in ("auto", "prompt", "template"):
             raise ValueError(
                 f"unknown llama.cpp provider string variant ':{variant}'; the variant picks how "
-                "tools reach the model: 'llamacpp/smollm2-135m:prompt' or ':template'"
+                "tools reach the model: 'llamacpp/smollm2-135m:prompt', ':template' or ':auto'"
             )
         kwargs.setdefault("tool_calling", variant)
     return LLM(model=model or DEFAULT_MODEL, **kwargs)
@@ -53,7 +53,7 @@ def register_providers(registry: Any) -> None:
         _llm_factory,
         models=[DEFAULT_MODEL],
         default_model=DEFAULT_MODEL,
-        capabilities={"offline": True, "tool_calling": ["template", "prompt"]},
+        capabilities={"offline": True, "tool_calling": ["auto", "template", "prompt"]},
     )
 
 

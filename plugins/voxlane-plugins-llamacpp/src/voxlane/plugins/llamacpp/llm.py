@@ -37,7 +37,7 @@ from .chat_template import (
 from .engine import DEFAULT_MODEL, LlamaEngine, Piece, SamplingOptions
 from .tool_calls import ToolCallParser
 
-ToolCalling = Literal["template", "prompt"]
+ToolCalling = Literal["auto", "template", "prompt"]
 
 
 class ToolCallingNotSupportedError(AgentsError, ValueError):
@@ -59,10 +59,11 @@ class LLM(llm.LLM):
     """A local GGUF model on llama.cpp; the default is the bundled SmolLM2-135M-Instruct.
 
     ``model`` is ``"smollm2-135m"`` or the path of a ``.gguf`` file. ``tool_calling`` says how
-    tools reach the model: ``"template"`` (default) through the model's chat template, which must
-    support tools (otherwise chat() with tools fails with :class:`ToolCallingNotSupportedError`);
+    tools reach the model: ``"template"`` through the model's chat template, which must support
+    tools (otherwise chat() with tools fails with :class:`ToolCallingNotSupportedError`);
     ``"prompt"`` by describing them in the system message and reading ``<tool_call>`` blocks
-    back, which works with any template. ``chat_template`` overrides the model's template.
+    back, which works with any template; ``"auto"`` (default) uses the template when it supports
+    tools and the prompt otherwise. ``chat_template`` overrides the model's template.
     """
 
     def __init__(
@@ -75,15 +76,17 @@ class LLM(llm.LLM):
         top_k: int = 40,
         repeat_penalty: float = 1.0,
         seed: int = 0,
-        tool_calling: ToolCalling = "template",
+        tool_calling: ToolCalling = "auto",
         chat_template: str | None = None,
         n_ctx: int = 4096,
         n_threads: int = 0,
         n_gpu_layers: int = 0,
     ) -> None:
         super().__init__()
-        if tool_calling not in ("template", "prompt"):
-            raise ValueError(f"tool_calling must be 'template' or 'prompt', got {tool_calling!r}")
+        if tool_calling not in ("auto", "template", "prompt"):
+            raise ValueError(
+                f"tool_calling must be 'auto', 'template' or 'prompt', got {tool_calling!r}"
+            )
         self._engine = LlamaEngine(
             model, n_ctx=n_ctx, n_threads=n_threads, n_gpu_layers=n_gpu_layers
         )
@@ -257,6 +260,8 @@ class LLMStream(llm.LLMStream):
                 )
 
         tool_calling = model.tool_calling
+        if tool_calling == "auto":
+            tool_calling = "template" if template.supports_tools else "prompt"
         if tools and tool_calling == "template" and not template.supports_tools:
             raise ToolCallingNotSupportedError(
                 f"the chat template of the llama.cpp model {model.model!r} does not support "
