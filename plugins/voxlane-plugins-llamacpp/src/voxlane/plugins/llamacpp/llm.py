@@ -24,8 +24,8 @@ from voxlane.agents.types import (
     is_given,
 )
 from voxlane.agents.utils.misc import shortuuid
+from voxlane.agents.utils.thread_iter import iterate_in_thread
 
-from ._thread_iter import iterate_in_thread
 from .chat_template import (
     FALLBACK_TEMPLATE,
     TOOL_CALL_OPEN,

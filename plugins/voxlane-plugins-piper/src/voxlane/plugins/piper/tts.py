@@ -24,8 +24,8 @@ from voxlane.agents.types import (
 )
 from voxlane.agents.utils import aio
 from voxlane.agents.utils.misc import shortuuid
+from voxlane.agents.utils.thread_iter import iterate_in_thread
 
-from ._thread_iter import iterate_in_thread
 from .engine import DEFAULT_VOICE, PiperEngine, SynthesisOptions
 
 _Producer = Callable[[threading.Event], Iterator[bytes]]
