@@ -37,7 +37,7 @@ from .events import (
 )
 from .io import AgentInput, AgentOutput
 from .run_context import Userdata_T
-from .run_control import DEFAULT_RUN_TIMEOUT
+from .run_control import DEFAULT_RUN_TIMEOUT, busy_hooks
 from .session_tools import SessionTools
 from .speech_handle import SpeechHandle, _running_tool_speech
 
@@ -395,13 +395,12 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         return None
 
     async def wait_for_idle(self) -> None:
-        """Wait until the agent is idle: no handoff pending, its ``on_enter`` done, and no
-        speech queued, being generated, playing or running tools."""
+        """Wait until the agent is idle (LiveKit's name for :meth:`wait_for_inactive`, with
+        the same rules). Raises RuntimeError when the session is not running; returns when it
+        closes meanwhile."""
         if self._activity is None:
             raise RuntimeError("the AgentSession is not running: call `await session.start()`")
-        from .run_control import wait_until_idle
-
-        await wait_until_idle(self)
+        await self.wait_for_inactive()
 
     def shutdown(self, *, drain: bool = True) -> None:
         """Close the session in the background; with ``drain``, let the queued speeches play
@@ -434,12 +433,14 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
                 return
 
     async def wait_for_inactive(self) -> bool:
-        """Wait until the conversation is idle: no speech playing or queued, no reply being
-        generated (tools included), no end of turn pending, no handoff under way, and the
-        user not speaking.
+        """Wait until the conversation is idle: no handoff under way, the agent's ``on_enter``
+        and user-turn hooks done, no speech queued, being generated, playing or running tools,
+        no end of turn pending, and the user not speaking.
 
         Returns True once idle, False when the session is not running or closes meanwhile.
+        ``wait_for_idle()`` is the same wait.
         """
+        settled = False
         while True:
             if self._closing or self._closed or not self._started:
                 return False
@@ -450,6 +451,8 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
                 )
             elif activity is None:
                 return False
+            elif hooks := busy_hooks(self):
+                await self._unless_closing(asyncio.wait(hooks))
             elif not activity.idle:
                 await self._unless_closing(activity.wait_idle())
             elif activity.draining or activity._closed:
@@ -459,8 +462,15 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
                 await self._unless_closing(asyncio.wait([pending]))
             elif self.user_state == "speaking":
                 await self._unless_closing(self._wait_event("user_state_changed"))
+            elif not settled:
+                # a hook, a handoff or a callback may start a new speech in the same instant:
+                # idle only when a second look, one loop iteration later, agrees
+                settled = True
+                await asyncio.sleep(0)
+                continue
             else:
                 return True
+            settled = False
 
     async def _unless_closing(self, aw: Awaitable[Any]) -> None:
         """Wait for ``aw``, or until the session starts closing."""

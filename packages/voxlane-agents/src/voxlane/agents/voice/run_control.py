@@ -1,8 +1,8 @@
 """Waiting on a session: idle detection, ``start(capture_run=True)`` and ``run()`` with a
 timeout.
 
-- :func:`wait_until_idle` is ``AgentSession.wait_for_idle()``: no handoff pending, the agent's
-  ``on_enter`` and user-turn hooks done, no speech queued, generating, playing or running tools.
+- :func:`busy_hooks` lists the agent hooks ``AgentSession.wait_for_inactive()`` (and its
+  LiveKit name ``wait_for_idle()``) waits for besides speeches, handoffs and the user's turn.
 - :func:`capture_start` records what ``on_enter`` produced while the session starts, as a
   :class:`~voxlane.agents.voice.run_result.RunResult`.
 - :func:`run_with_timeout` is ``AgentSession.run()``: it first lets the speech already under way
@@ -33,36 +33,12 @@ class RunTimeoutError(TimeoutError):
     """``session.run()`` (or ``start(capture_run=True)``) did not complete in time."""
 
 
-def _busy_hooks(session: AgentSession[Any]) -> list[asyncio.Task[Any]]:
+def busy_hooks(session: AgentSession[Any]) -> list[asyncio.Task[Any]]:
+    """The agent's ``on_enter`` / user-turn hook tasks still running."""
     activity = session._activity
     if activity is None:
         return []
     return [t for t in activity._tasks if not t.done() and t.get_name() in _HOOK_TASKS]
-
-
-async def wait_until_idle(session: AgentSession[Any]) -> None:
-    """Return once the session is idle (see the module docstring) or closing."""
-    quiet = 0
-    while quiet < 2:
-        if session._closing or session._closed:
-            return
-        updates = list(session._pending_updates)
-        if updates:
-            await asyncio.gather(*updates, return_exceptions=True)
-            quiet = 0
-            continue
-        hooks = _busy_hooks(session)
-        if hooks:
-            await asyncio.wait(hooks)
-            quiet = 0
-            continue
-        activity = session._activity
-        if activity is None:
-            return
-        await activity.wait_idle()
-        # a hook or a handoff may have started a new speech meanwhile: look twice
-        quiet += 1
-        await asyncio.sleep(0)
 
 
 def describe_pending(session: AgentSession[Any]) -> str:
@@ -70,11 +46,16 @@ def describe_pending(session: AgentSession[Any]) -> str:
     parts: list[str] = []
     if session._pending_updates:
         parts.append("an agent handoff")
-    for task in _busy_hooks(session):
+    for task in busy_hooks(session):
         parts.append(f"the agent's {task.get_name()} hook")
     speech = session.current_speech
     if speech is not None:
         parts.append(f"speech {speech.id} (agent state {session.agent_state!r})")
+    activity = session._activity
+    if activity is not None and activity.pending_end_of_turn() is not None:
+        parts.append("the end of the user's turn (endpointing delay)")
+    if session.user_state == "speaking":
+        parts.append("the user, who is still speaking")
     return ", ".join(parts) or f"nothing visible (agent state {session.agent_state!r})"
 
 
@@ -134,7 +115,7 @@ async def run_with_timeout(
         return None if deadline is None else max(deadline - loop.time(), 0.0)
 
     try:
-        await asyncio.wait_for(wait_until_idle(session), remaining())
+        await asyncio.wait_for(session.wait_for_inactive(), remaining())
     except asyncio.TimeoutError:
         raise RunTimeoutError(
             f"session.run(user_input={user_input!r}) could not start within {timeout:g} s: "
@@ -160,8 +141,8 @@ async def run_with_timeout(
 __all__ = [
     "DEFAULT_RUN_TIMEOUT",
     "RunTimeoutError",
+    "busy_hooks",
     "capture_start",
     "describe_pending",
     "run_with_timeout",
-    "wait_until_idle",
 ]
