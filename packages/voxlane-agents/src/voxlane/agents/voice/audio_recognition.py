@@ -92,6 +92,7 @@ class AudioRecognition:
         self._last_speaking_time: float | None = None
         self._last_final_at: float | None = None
         self._closed = False
+        self._input_ended = False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -133,12 +134,32 @@ class AudioRecognition:
 
     def push_audio(self, frame: rtc.AudioFrame, *, stt_frame: rtc.AudioFrame | None = None) -> None:
         """Feed one frame to the VAD and (``stt_frame`` or the frame itself) to the STT."""
-        if self._closed:
+        if self._closed or self._input_ended:
             return
         if self._vad_stream is not None:
             self._vad_stream.push_frame(frame)
         if self._stt_input is not None and not self._stt_input.closed:
             self._stt_input.send_nowait(stt_frame if stt_frame is not None else frame)
+
+    def end_input(self) -> None:
+        """No more user audio will come: the VAD and the STT finish what they already heard
+        (final transcripts included), then their tasks end. Later audio is ignored."""
+        if self._input_ended or self._closed:
+            return
+        self._input_ended = True
+        if self._stt_input is not None:
+            self._stt_input.close()
+        if self._vad_stream is not None:
+            self._vad_stream.end_input()
+
+    async def wait_input_processed(self) -> None:
+        """After :meth:`end_input`: wait until the VAD and the STT have delivered everything
+        (an end of turn they trigger may still be pending, see :attr:`pending_end_of_turn`)."""
+        if not self._input_ended:
+            raise RuntimeError("wait_input_processed() needs end_input() first")
+        tasks = [t for t in self._tasks if not t.done()]
+        if tasks:
+            await asyncio.wait(tasks)
 
     def clear_user_turn(self) -> None:
         """Forget the transcript of the current user turn."""

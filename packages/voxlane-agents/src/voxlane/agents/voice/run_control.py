@@ -3,6 +3,7 @@ timeout.
 
 - :func:`busy_hooks` lists the agent hooks ``AgentSession.wait_for_inactive()`` (and its
   LiveKit name ``wait_for_idle()``) waits for besides speeches, handoffs and the user's turn.
+- :func:`finish_user_input` ends the user's audio and waits for its last transcript.
 - :func:`capture_start` records what ``on_enter`` produced while the session starts, as a
   :class:`~voxlane.agents.voice.run_result.RunResult`.
 - :func:`run_with_timeout` is ``AgentSession.run()``: it first lets the speech already under way
@@ -57,6 +58,20 @@ def describe_pending(session: AgentSession[Any]) -> str:
     if session.user_state == "speaking":
         parts.append("the user, who is still speaking")
     return ", ".join(parts) or f"nothing visible (agent state {session.agent_state!r})"
+
+
+async def finish_user_input(session: AgentSession[Any]) -> None:
+    """The user's audio is over for good (e.g. the console's input file ended): let the
+    current agent's VAD and STT finish what they heard, and return once their last transcript
+    is in. The end of turn it triggers is then pending, which ``wait_for_inactive()`` waits
+    for. Audio pushed afterwards is ignored. Without a VAD/STT (text only, realtime models)
+    this returns at once."""
+    activity = session._activity
+    recognition = activity._recognition if activity is not None else None
+    if recognition is None:
+        return
+    recognition.end_input()
+    await recognition.wait_input_processed()
 
 
 async def capture_start(
@@ -144,5 +159,6 @@ __all__ = [
     "busy_hooks",
     "capture_start",
     "describe_pending",
+    "finish_user_input",
     "run_with_timeout",
 ]

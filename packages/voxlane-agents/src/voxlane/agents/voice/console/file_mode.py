@@ -1,26 +1,34 @@
 """Console file mode: the user's turn(s) come from a WAV file; the agent's speech goes to a WAV
-file and the conversation to a transcript. Runs a voice turn without any audio device."""
+file and the conversation to a transcript. Runs a voice turn without any audio device.
+
+The run ends deterministically, however slow the models are: once the input file (and the
+silence fed after it) has been played, the user's audio is declared over, the VAD and the STT
+finish what they heard, and the console waits until the session is idle (no end of turn
+pending, no reply generating, no speech queued or playing). If that takes longer than
+``finish_timeout`` seconds, the console ends anyway and reports what was still pending as
+:attr:`FileConsole.error`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import math
 import sys
-import time
 from pathlib import Path
 from typing import Any, TextIO
 
 from ...utils.aio import cancel_and_wait
 from ..io_impl.wav import WavAudioInput, WavAudioOutput
+from ..run_control import describe_pending, finish_user_input
 from .room import ConsoleOptions
 from .text_io import StreamTextOutput
 
 logger = logging.getLogger("voxlane.agents.console")
 
-SETTLE_SECONDS = 2.0
-"""After the input ends, the conversation counts as over once it was quiet this long."""
-MAX_WAIT_SECONDS = 300.0
+FINISH_TIMEOUT = 300.0
+"""Seconds the conversation may take, after the input ends, to reach idle."""
 TRAILING_SILENCE = 1.5
 """Silence fed after the input file, so the turn detector hears the user stop."""
 OUTPUT_SAMPLE_RATE = 24000
@@ -36,10 +44,24 @@ class FileConsole:
     """Binds an `AgentSession` to WAV files; :meth:`wait_done` resolves when the turns are over."""
 
     def __init__(
-        self, agent_session: Any, options: ConsoleOptions, *, stdout: TextIO | None = None
+        self,
+        agent_session: Any,
+        options: ConsoleOptions,
+        *,
+        stdout: TextIO | None = None,
+        finish_timeout: float = FINISH_TIMEOUT,
     ) -> None:
         if not options.input_audio:
             raise ValueError("file mode needs an input WAV (console --input-audio FILE)")
+        if not (isinstance(finish_timeout, (int, float)) and math.isfinite(finish_timeout)) or (
+            finish_timeout <= 0
+        ):
+            raise ValueError(
+                f"finish_timeout must be a finite number of seconds > 0, got {finish_timeout!r}"
+            )
+        self._finish_timeout = float(finish_timeout)
+        self.error: str | None = None
+        """Set when the conversation did not finish in time (what was still pending)."""
         self._session = agent_session
         self._options = options
         self._stdout = stdout or sys.stdout
@@ -62,7 +84,7 @@ class FileConsole:
         self._transcript: TextIO | None = None
         self._done = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._last_activity = time.monotonic()
+        self._stage = "the input audio"
 
     async def start(self) -> None:
         if self._options.transcript:
@@ -73,15 +95,9 @@ class FileConsole:
         if not self._options.sync_transcription:
             self._session.output.set_sync_transcription(False)
         self._session.on("conversation_item_added", self._on_item)
-        self._session.on("agent_state_changed", self._on_state)
-        self._session.on("user_state_changed", self._on_state)
-        self._task = asyncio.create_task(self._watch())
-
-    def _on_state(self, ev: Any) -> None:
-        self._last_activity = time.monotonic()
+        self._task = asyncio.create_task(self._watch(), name="file_console_watch")
 
     def _on_item(self, ev: Any) -> None:
-        self._last_activity = time.monotonic()
         item = ev.item
         role = getattr(item, "role", None)
         text = getattr(item, "text_content", None)
@@ -95,24 +111,29 @@ class FileConsole:
             self._transcript.write(line + "\n")
             self._transcript.flush()
 
-    def _quiet(self) -> bool:
-        return (
-            self._session.agent_state in ("listening", "idle")
-            and self._session.user_state != "speaking"
-        )
+    async def _finish(self) -> None:
+        self._stage = "the VAD and the STT finishing the user's last words"
+        await finish_user_input(self._session)
+        self._stage = "the conversation"
+        await self._session.wait_for_inactive()
 
     async def _watch(self) -> None:
         await self._input.finished.wait()
-        deadline = time.monotonic() + MAX_WAIT_SECONDS
-        while time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-            if self._quiet() and time.monotonic() - self._last_activity >= SETTLE_SECONDS:
-                break
-        else:
-            logger.warning("file mode: the conversation did not settle; ending anyway")
+        try:
+            await asyncio.wait_for(self._finish(), self._finish_timeout)
+        except asyncio.TimeoutError:
+            self.error = (
+                f"file mode: the conversation was still busy {self._finish_timeout:g} s after "
+                f"the input audio ended, waiting for {self._stage} (pending: "
+                f"{describe_pending(self._session)}); the "
+                "output and the transcript stop there. A model is probably stuck or much "
+                "slower than expected: check its logs, or pass a longer finish_timeout."
+            )
+            logger.error(self.error)
         self._done.set()
 
     async def wait_done(self) -> None:
+        """Return once the conversation is over (see the module docstring)."""
         await self._done.wait()
 
     async def aclose(self) -> None:

@@ -86,6 +86,9 @@ class ConsoleRoom(rtc.EventEmitter[str]):
             CONSOLE_USER_IDENTITY, rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD
         )
         self._remote: dict[str, _ConsoleParticipant] = {}
+        self.error: str | None = None
+        """What went wrong in the console session (e.g. a file-mode run that never finished);
+        ``cli console`` prints it and exits with status 1."""
 
     @property
     def name(self) -> str:

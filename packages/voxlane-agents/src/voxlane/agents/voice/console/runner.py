@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import signal
 import sys
 from pathlib import Path
@@ -50,11 +49,18 @@ async def run_console_job(opts: WorkerOptions, options: ConsoleOptions) -> int:
     """Run one console job and wait for it to end."""
     from ...worker.worker import Worker
 
+    rooms: list[ConsoleRoom] = []
+
+    def make_room() -> ConsoleRoom:
+        room = ConsoleRoom(options)
+        rooms.append(room)
+        return room
+
     local_opts = dataclasses.replace(
         opts,
         job_executor_type=JobExecutorType.THREAD,
         num_idle_processes=0,
-        room_factory=functools.partial(ConsoleRoom, options),
+        room_factory=make_room,
     )
     worker = Worker(local_opts, devmode=True, register=False)
     run_task = asyncio.create_task(worker.run())
@@ -74,7 +80,10 @@ async def run_console_job(opts: WorkerOptions, options: ConsoleOptions) -> int:
         if outcome is not None and not outcome.success:
             print(f"\nthe agent failed: {outcome.error}", file=sys.stderr)
             return 1
-        return 0
+        errors = [room.error for room in rooms if room.error]
+        for error in errors:
+            print(f"\nerror: {error}", file=sys.stderr)
+        return 1 if errors else 0
     finally:
         await worker.aclose()
         await asyncio.gather(run_task, return_exceptions=True)

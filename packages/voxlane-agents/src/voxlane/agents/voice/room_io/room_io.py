@@ -305,6 +305,9 @@ class RoomIO:
 
     async def _watch_console(self) -> None:
         await self._console.wait_done()
+        error = getattr(self._console, "error", None)
+        if error and self._is_console():
+            self._room.error = error
         if self._job_ctx is not None:
             self._job_ctx.shutdown("console closed")
         else:
