@@ -143,10 +143,15 @@ async def test_user_speech_interrupts_and_truncates_at_the_played_ms() -> None:
 
 
 async def test_client_vad_with_a_model_that_keeps_its_turn_detection() -> None:
-    """FakeRealtimeModel cannot switch its VAD off: the runtime drops its own responses."""
+    """A FakeRealtimeModel that cannot switch its VAD off: the runtime drops its own responses."""
     # the session commits the audio again at its end of turn: an empty transcript, which the
     # model answers with its default
-    model = FakeRealtimeModel(user_transcripts=["hello there"], seconds_per_char=SPC, default="Hi!")
+    model = FakeRealtimeModel(
+        user_transcripts=["hello there"],
+        seconds_per_char=SPC,
+        default="Hi!",
+        can_disable_turn_detection=False,
+    )
     session, mic, _audio, _text = await _session(
         model, vad=FakeVAD(segments=[(0.2, 1.2)]), turn_detection="vad", min_endpointing_delay=1.0
     )

@@ -9,10 +9,13 @@ come on the function stream.
 User audio: with ``turn_detection=True`` the session detects speech by energy (like the server
 VAD of a real model): it emits ``input_speech_started``, then after ``silence_duration`` seconds of
 silence ``input_speech_stopped``, the transcript of the turn (the next of ``user_transcripts``)
-and a reply. Without it, call ``commit_audio()`` then ``generate_reply()``.
+and a reply. Without it, call ``commit_audio()`` then ``generate_reply()``. A session's own turn
+detection can be switched with ``update_turn_detection(enabled=...)`` (the voice runtime switches
+it off when the session detects turns itself), unless the model was built with
+``can_disable_turn_detection=False``.
 
 Sessions record what they were told: ``instructions``, ``generate_reply_calls``,
-``truncations``, ``interruptions``, ``pushed_duration``.
+``truncations``, ``interruptions``, ``pushed_duration``, ``turn_detection_calls``.
 """
 
 from __future__ import annotations
@@ -92,6 +95,7 @@ class FakeRealtimeModel(RealtimeModel):
         responses / default: the reply script (as for :class:`~.llm.FakeLLM`).
         user_transcripts: transcripts of the user's committed turns, in order.
         turn_detection: detect user turns in the pushed audio (energy based).
+        can_disable_turn_detection: whether sessions accept ``update_turn_detection()``.
         audio_output: produce audio with the text.
         sample_rate / num_channels: format of the produced audio.
         seconds_per_char: produced audio per character of reply text.
@@ -107,6 +111,7 @@ class FakeRealtimeModel(RealtimeModel):
         default: ReplyLike | None = None,
         user_transcripts: Sequence[str] = (),
         turn_detection: bool = True,
+        can_disable_turn_detection: bool = True,
         audio_output: bool = True,
         sample_rate: int = 24000,
         num_channels: int = 1,
@@ -124,7 +129,7 @@ class FakeRealtimeModel(RealtimeModel):
                 auto_tool_reply_generation=False,
                 audio_output=audio_output,
                 manual_function_calls=True,
-                can_disable_turn_detection=True,
+                can_disable_turn_detection=can_disable_turn_detection,
                 mutable_chat_context=True,
                 mutable_instructions=True,
                 mutable_tools=True,
@@ -228,6 +233,9 @@ class FakeRealtimeSession(RealtimeSession):
         self._speaking = False
         self._silence = 0.0
         self._current: _Generation | None = None
+        self._turn_detection = model.capabilities.turn_detection
+        self.turn_detection_calls: list[bool] = []
+        """Every ``update_turn_detection(enabled=...)`` argument, in order."""
         self.instructions: str | None = None
         self.pushed_duration = 0.0
         self.generate_reply_calls: list[GenerateReplyCall] = []
@@ -263,6 +271,27 @@ class FakeRealtimeSession(RealtimeSession):
         if is_given(tool_choice):
             self._tool_choice = tool_choice
 
+    @property
+    def turn_detection_enabled(self) -> bool:
+        """Whether this session currently detects user turns in the pushed audio."""
+        return self._turn_detection
+
+    def update_turn_detection(self, *, enabled: bool) -> bool:
+        """Switch the energy turn detection; False (nothing changed) when the model was built
+        with ``can_disable_turn_detection=False``."""
+        self._check_open("update_turn_detection")
+        if not isinstance(enabled, bool):
+            raise TypeError(f"enabled must be a bool, got {type(enabled).__name__}")
+        self.turn_detection_calls.append(enabled)
+        if not self._fake.capabilities.can_disable_turn_detection:
+            return False
+        if not enabled and self._speaking:
+            # a turn in progress is left to the client to commit
+            self._speaking = False
+            self._silence = 0.0
+        self._turn_detection = enabled
+        return True
+
     def _check_open(self, what: str) -> None:
         if self._closed:
             raise RealtimeError(f"{what}: the realtime session is closed")
@@ -275,7 +304,7 @@ class FakeRealtimeSession(RealtimeSession):
         duration = frame.duration
         self.pushed_duration += duration
         self._pending_audio += duration
-        if not self._fake.capabilities.turn_detection:
+        if not self._turn_detection:
             return
         samples = np.frombuffer(bytes(frame.data.cast("B")), dtype=np.int16)
         rms = (

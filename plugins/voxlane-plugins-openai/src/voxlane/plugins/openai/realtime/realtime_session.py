@@ -29,7 +29,13 @@ from voxlane.agents.utils.misc import shortuuid
 
 from ..log import logger
 from . import _items
-from .realtime_model import NUM_CHANNELS, SAMPLE_RATE, RealtimeModel, RealtimeOptions
+from .realtime_model import (
+    DEFAULT_TURN_DETECTION,
+    NUM_CHANNELS,
+    SAMPLE_RATE,
+    RealtimeModel,
+    RealtimeOptions,
+)
 
 if TYPE_CHECKING:
     _WS = aiohttp.ClientWebSocketResponse[bool]
@@ -182,6 +188,28 @@ class RealtimeSession(llm.RealtimeSession):
                     },
                 }
             )
+
+    def update_turn_detection(self, *, enabled: bool) -> bool:
+        """Switch the server's turn detection: off sends ``turn_detection: null`` (the client
+        then commits turns with ``commit_audio()`` + ``generate_reply()``); on restores the
+        model's ``turn_detection`` config, or the default ``server_vad`` one when the model was
+        built without. The choice survives reconnections. Always applied (returns True)."""
+        if not isinstance(enabled, bool):
+            raise TypeError(f"enabled must be a bool, got {type(enabled).__name__}")
+        if enabled:
+            config = self._model.options.turn_detection or DEFAULT_TURN_DETECTION
+            self._opts.turn_detection = copy.deepcopy(config)
+        else:
+            self._opts.turn_detection = None
+        # the whole input-audio block, so that no server merges it with a stale one
+        audio_in = self._session_config()["audio"]["input"]
+        self._send(
+            {
+                "type": "session.update",
+                "session": {"type": "realtime", "audio": {"input": audio_in}},
+            }
+        )
+        return True
 
     async def update_chat_ctx(self, chat_ctx: ChatContext) -> None:
         """Delete server items missing from ``chat_ctx`` and create the new ones, in order.
