@@ -44,34 +44,29 @@ async def test_a_producer_error_is_raised_in_the_consumer_after_earlier_items() 
     assert got == ["first"]
 
 
-async def test_breaking_early_sets_stop_and_waits_for_the_worker() -> None:
+async def test_breaking_early_stops_the_producer_and_waits_for_the_worker() -> None:
     finished = threading.Event()
-    saw_stop = threading.Event()
-    may_continue = threading.Event()
+    went_on = threading.Event()
 
     def produce(stop: threading.Event) -> Iterator[int]:
         try:
-            i = 0
-            while True:
-                yield i
-                i += 1
-                # block until the consumer has decided; then notice the stop request
-                may_continue.wait(5.0)
-                if stop.is_set():
-                    saw_stop.set()
-                    return
+            yield 0
+            # either the worker loop sees the stop request first (and closes this generator
+            # at the yield above), or this wait does; both end the producer early
+            if not stop.wait(5.0):
+                went_on.set()
+                yield 1
         finally:
             finished.set()
 
     gen = iterate_in_thread(produce)
     async for item in gen:
         assert item == 0
-        may_continue.set()
         break
     await gen.aclose()
     # aclose() returns only once the worker thread has ended
     assert finished.is_set()
-    assert saw_stop.is_set()
+    assert not went_on.is_set()
 
 
 async def test_cancelling_the_consumer_stops_the_producer() -> None:

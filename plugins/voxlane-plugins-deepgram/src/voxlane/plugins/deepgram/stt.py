@@ -13,16 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import io
 import json
 import logging
-import wave
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-import numpy as np
 from livekit import rtc
 
 from voxlane.agents import stt
@@ -36,19 +33,10 @@ from voxlane.agents.types import (
     is_given,
 )
 from voxlane.agents.utils.audio import AudioBuffer, AudioByteStream, merge_frames
+from voxlane.agents.utils.pcm import mono_pcm, wav_bytes
+from voxlane.agents.utils.provider import LazyHTTPSession, WebSocket, http_url, ws_url
 
-from ._utils import (
-    DEFAULT_BASE_URL,
-    WebSocket,
-    auth_headers,
-    check_base_url,
-    http_url,
-    map_error,
-    open_websocket,
-    raise_for_response,
-    resolve_api_key,
-    ws_url,
-)
+from ._utils import API, DEFAULT_BASE_URL, auth_headers
 
 logger = logging.getLogger("voxlane.plugins.deepgram")
 
@@ -234,10 +222,9 @@ class STT(stt.STT):
             mip_opt_out=mip_opt_out,
         )
         _check_options(self._opts)
-        self._api_key = resolve_api_key(api_key)
-        self._base_url = check_base_url(base_url)
-        self._session = http_session
-        self._owns_session = http_session is None
+        self._api_key = API.resolve_api_key(api_key)
+        self._base_url = API.check_base_url(base_url)
+        self._http_session = LazyHTTPSession(http_session)
         self._keepalive_interval = keepalive_interval
         self._streams: weakref.WeakSet[SpeechStream] = weakref.WeakSet()
 
@@ -253,12 +240,6 @@ class STT(stt.STT):
     def options(self) -> STTOptions:
         """A copy of the current options."""
         return dataclasses.replace(self._opts, keyterms=list(self._opts.keyterms))
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-            self._owns_session = True
-        return self._session
 
     def update_options(
         self,
@@ -294,26 +275,20 @@ class STT(stt.STT):
         conn_options: APIConnectOptions,
     ) -> stt.SpeechEvent:
         frame = merge_frames(buffer)
-        body = io.BytesIO()
-        with wave.open(body, "wb") as w:
-            w.setnchannels(frame.num_channels)
-            w.setsampwidth(2)
-            w.setframerate(frame.sample_rate)
-            w.writeframes(bytes(frame.data.cast("B")))
         lang = language if is_given(language) else self._opts.language
         url = http_url(self._base_url, "/listen", self._opts.prerecorded_params(lang))
         headers = {**auth_headers(self._api_key), "Content-Type": "audio/wav"}
         try:
-            async with self._http().post(
+            async with self._http_session.get().post(
                 url,
-                data=body.getvalue(),
+                data=wav_bytes(frame),
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=conn_options.timeout),
             ) as resp:
-                await raise_for_response(resp, "recognize")
+                await API.raise_for_response(resp, "recognize")
                 data = await resp.json(content_type=None)
         except Exception as e:
-            raise map_error(e, "recognize", conn_options.timeout) from e
+            raise API.map_error(e, "recognize", conn_options.timeout) from e
         return _prerecorded_event(data, lang)
 
     def stream(
@@ -332,9 +307,7 @@ class STT(stt.STT):
     async def aclose(self) -> None:
         for s in list(self._streams):
             await s.aclose()
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http_session.aclose()
 
 
 def _prerecorded_event(data: Any, language: str | None) -> stt.SpeechEvent:
@@ -452,8 +425,8 @@ class SpeechStream(stt.RecognizeStream):
 
     async def _connect(self) -> WebSocket:
         url = ws_url(self._dg._base_url, "/listen", self._opts.live_params())
-        return await open_websocket(
-            self._dg._http(),
+        return await API.open_websocket(
+            self._dg._http_session.get(),
             url,
             auth_headers(self._dg._api_key),
             self._conn_options.timeout,
@@ -505,7 +478,7 @@ class SpeechStream(stt.RecognizeStream):
             chunker = AudioByteStream(sr, 1, samples_per_channel=sr * _CHUNK_MS // 1000)
             async for item in self._input_ch:
                 if isinstance(item, rtc.AudioFrame):
-                    data = _mono_pcm(item)
+                    data = mono_pcm(item)
                     self._keep_for_replay(data)
                     for chunk in chunker.push(data):
                         await self._send_audio(ws, bytes(chunk.data.cast("B")))
@@ -671,14 +644,6 @@ class SpeechStream(stt.RecognizeStream):
             )
         if is_final and data.get("speech_final"):
             self._end_of_speech()
-
-
-def _mono_pcm(frame: rtc.AudioFrame) -> bytes:
-    if frame.num_channels == 1:
-        return bytes(frame.data.cast("B"))
-    samples = np.frombuffer(frame.data, dtype=np.int16).reshape(-1, frame.num_channels)
-    mono: bytes = samples.mean(axis=1).astype(np.int16).tobytes()
-    return mono
 
 
 async def _cancel(*tasks: asyncio.Task[Any]) -> None:

@@ -1,0 +1,6 @@
+"""Tests of voxlane.agents.utils: tests marked ``virtual_clock`` run on the virtual clock loop."""
+
+from voxlane.agents.testing.pytest_plugin import (  # noqa: F401
+    pytest_asyncio_loop_factories,
+    pytest_configure,
+)
