@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import json
 import logging
-import wave
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import numpy as np
 from livekit import rtc
 
 from voxlane.agents import stt
@@ -33,19 +30,10 @@ from voxlane.agents.types import (
     is_given,
 )
 from voxlane.agents.utils.audio import AudioBuffer, AudioByteStream, merge_frames
+from voxlane.agents.utils.pcm import mono_pcm, wav_bytes
+from voxlane.agents.utils.provider import LazyHTTPSession, WebSocket, http_url, ws_url
 
-from ._utils import (
-    DEFAULT_BASE_URL,
-    WebSocket,
-    auth_headers,
-    check_base_url,
-    http_url,
-    map_error,
-    open_websocket,
-    raise_for_response,
-    resolve_api_key,
-    ws_url,
-)
+from ._utils import API, DEFAULT_BASE_URL, auth_headers
 
 logger = logging.getLogger("voxlane.plugins.cartesia")
 
@@ -121,10 +109,9 @@ class STT(stt.STT):
             min_volume=min_volume,
             max_silence_duration_secs=max_silence_duration_secs,
         )
-        self._api_key = resolve_api_key(api_key)
-        self._base_url = check_base_url(base_url)
-        self._session = http_session
-        self._owns_session = http_session is None
+        self._api_key = API.resolve_api_key(api_key)
+        self._base_url = API.check_base_url(base_url)
+        self._http_session = LazyHTTPSession(http_session)
 
     @property
     def model(self) -> str:
@@ -134,12 +121,6 @@ class STT(stt.STT):
     def provider(self) -> str:
         return "cartesia"
 
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-            self._owns_session = True
-        return self._session
-
     async def _recognize_impl(
         self,
         buffer: AudioBuffer,
@@ -148,29 +129,23 @@ class STT(stt.STT):
         conn_options: APIConnectOptions,
     ) -> stt.SpeechEvent:
         frame = merge_frames(buffer)
-        wav = io.BytesIO()
-        with wave.open(wav, "wb") as w:
-            w.setnchannels(frame.num_channels)
-            w.setsampwidth(2)
-            w.setframerate(frame.sample_rate)
-            w.writeframes(bytes(frame.data.cast("B")))
         lang = language if is_given(language) else self._opts.language
         form = aiohttp.FormData()
-        form.add_field("file", wav.getvalue(), filename="audio.wav", content_type="audio/wav")
+        form.add_field("file", wav_bytes(frame), filename="audio.wav", content_type="audio/wav")
         form.add_field("model", self._opts.model)
         form.add_field("language", lang)
         form.add_field("timestamp_granularities[]", "word")
         try:
-            async with self._http().post(
+            async with self._http_session.get().post(
                 http_url(self._base_url, "/stt"),
                 data=form,
                 headers=auth_headers(self._api_key),
                 timeout=aiohttp.ClientTimeout(total=conn_options.timeout),
             ) as resp:
-                await raise_for_response(resp, "recognize")
+                await API.raise_for_response(resp, "recognize")
                 data = await resp.json(content_type=None)
         except Exception as e:
-            raise map_error(e, "recognize", conn_options.timeout) from e
+            raise API.map_error(e, "recognize", conn_options.timeout) from e
         if not isinstance(data, dict) or not isinstance(data.get("text"), str):
             raise APIConnectionError("Cartesia recognize: the answer has no 'text'")
         words = _timed_words(data.get("words"), 0.0)
@@ -200,9 +175,7 @@ class STT(stt.STT):
         return SpeechStream(stt=self, opts=opts, conn_options=conn_options)
 
     async def aclose(self) -> None:
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http_session.aclose()
 
 
 def _num(value: NotGivenOr[float]) -> float:
@@ -275,8 +248,8 @@ class SpeechStream(stt.RecognizeStream):
     async def _run(self) -> None:
         self._replay_start = self.start_time_offset - len(self._replay) / self._bps
         url = ws_url(self._ct._base_url, "/stt/websocket", self._opts.live_params())
-        ws = await open_websocket(
-            self._ct._http(),
+        ws = await API.open_websocket(
+            self._ct._http_session.get(),
             url,
             auth_headers(self._ct._api_key),
             self._conn_options.timeout,
@@ -319,7 +292,7 @@ class SpeechStream(stt.RecognizeStream):
             chunker = AudioByteStream(sr, 1, samples_per_channel=sr * _CHUNK_MS // 1000)
             async for item in self._input_ch:
                 if isinstance(item, rtc.AudioFrame):
-                    data = _mono(item)
+                    data = mono_pcm(item)
                     self._keep(data)
                     for chunk in chunker.push(data):
                         await self._send_audio(ws, bytes(chunk.data.cast("B")))
@@ -422,14 +395,6 @@ class SpeechStream(stt.RecognizeStream):
             self._send_event(
                 stt.SpeechEvent(type=stt.SpeechEventType.END_OF_SPEECH, request_id=self._request_id)
             )
-
-
-def _mono(frame: rtc.AudioFrame) -> bytes:
-    if frame.num_channels == 1:
-        return bytes(frame.data.cast("B"))
-    samples = np.frombuffer(frame.data, dtype=np.int16).reshape(-1, frame.num_channels)
-    mono: bytes = samples.mean(axis=1).astype(np.int16).tobytes()
-    return mono
 
 
 __all__ = ["DEFAULT_STT_MODEL", "STT", "STT_MODELS", "STTOptions", "SpeechStream"]
