@@ -6,9 +6,6 @@ Non-streaming: use it through ``stt.StreamAdapter`` with a VAD (``AgentSession``
 
 from __future__ import annotations
 
-import io
-import wave
-
 import aiohttp
 
 from voxlane.agents import stt
@@ -16,16 +13,10 @@ from voxlane.agents._exceptions import APIConnectionError
 from voxlane.agents.tts import TimedString
 from voxlane.agents.types import NOT_GIVEN, APIConnectOptions, NotGivenOr, is_given
 from voxlane.agents.utils.audio import AudioBuffer, merge_frames
+from voxlane.agents.utils.pcm import wav_bytes
+from voxlane.agents.utils.provider import LazyHTTPSession, http_url
 
-from ._utils import (
-    DEFAULT_BASE_URL,
-    auth_headers,
-    check_base_url,
-    http_url,
-    map_error,
-    raise_for_response,
-    resolve_api_key,
-)
+from ._utils import API, DEFAULT_BASE_URL, auth_headers
 
 DEFAULT_STT_MODEL = "scribe_v1"
 STT_MODELS = ("scribe_v1", "scribe_v1_experimental")
@@ -61,10 +52,9 @@ class STT(stt.STT):
         self._model = model
         self._language = language
         self._tag_audio_events = tag_audio_events
-        self._api_key = resolve_api_key(api_key)
-        self._base_url = check_base_url(base_url)
-        self._session = http_session
-        self._owns_session = http_session is None
+        self._api_key = API.resolve_api_key(api_key)
+        self._base_url = API.check_base_url(base_url)
+        self._http_session = LazyHTTPSession(http_session)
 
     @property
     def model(self) -> str:
@@ -74,12 +64,6 @@ class STT(stt.STT):
     def provider(self) -> str:
         return "elevenlabs"
 
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-            self._owns_session = True
-        return self._session
-
     async def _recognize_impl(
         self,
         buffer: AudioBuffer,
@@ -88,32 +72,26 @@ class STT(stt.STT):
         conn_options: APIConnectOptions,
     ) -> stt.SpeechEvent:
         frame = merge_frames(buffer)
-        wav = io.BytesIO()
-        with wave.open(wav, "wb") as w:
-            w.setnchannels(frame.num_channels)
-            w.setsampwidth(2)
-            w.setframerate(frame.sample_rate)
-            w.writeframes(bytes(frame.data.cast("B")))
         lang = language if is_given(language) else self._language
         form = aiohttp.FormData()
         form.add_field("model_id", self._model)
-        form.add_field("file", wav.getvalue(), filename="audio.wav", content_type="audio/wav")
+        form.add_field("file", wav_bytes(frame), filename="audio.wav", content_type="audio/wav")
         form.add_field("tag_audio_events", "true" if self._tag_audio_events else "false")
         form.add_field("timestamps_granularity", "word")
         if lang:
             form.add_field("language_code", lang)
         try:
-            async with self._http().post(
+            async with self._http_session.get().post(
                 http_url(self._base_url, "/speech-to-text"),
                 data=form,
                 headers=auth_headers(self._api_key),
                 timeout=aiohttp.ClientTimeout(total=conn_options.timeout),
             ) as resp:
-                await raise_for_response(resp, "speech-to-text")
+                await API.raise_for_response(resp, "speech-to-text")
                 request_id = resp.headers.get("request-id", "")
                 data = await resp.json(content_type=None)
         except Exception as e:
-            raise map_error(e, "speech-to-text", conn_options.timeout) from e
+            raise API.map_error(e, "speech-to-text", conn_options.timeout) from e
         if not isinstance(data, dict) or not isinstance(data.get("text"), str):
             raise APIConnectionError("ElevenLabs speech-to-text: the answer has no 'text'")
         words: list[TimedString] = []
@@ -146,9 +124,7 @@ class STT(stt.STT):
         )
 
     async def aclose(self) -> None:
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http_session.aclose()
 
 
 __all__ = ["DEFAULT_STT_MODEL", "STT", "STT_MODELS"]

@@ -25,21 +25,11 @@ from voxlane.agents import tts
 from voxlane.agents._exceptions import APIConnectionError, APIStatusError, APITimeoutError
 from voxlane.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 from voxlane.agents.utils.misc import shortuuid
+from voxlane.agents.utils.pcm import PcmResampler, pick_sample_rate
+from voxlane.agents.utils.provider import LazyHTTPSession, WebSocket, http_url, ws_url
+from voxlane.agents.utils.ws_pool import WSPool
 
-from ._pool import WSPool
-from ._utils import (
-    DEFAULT_BASE_URL,
-    PcmResampler,
-    WebSocket,
-    auth_headers,
-    check_base_url,
-    http_url,
-    map_error,
-    open_websocket,
-    raise_for_response,
-    resolve_api_key,
-    ws_url,
-)
+from ._utils import API, DEFAULT_BASE_URL, auth_headers
 
 logger = logging.getLogger("voxlane.plugins.elevenlabs")
 
@@ -51,12 +41,7 @@ _CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType
 
 def provider_rate_for(sample_rate: int) -> int:
     """The ``pcm_<rate>`` format to ask for: the requested rate if offered, else the next above."""
-    if sample_rate <= 0:
-        raise ValueError(f"sample_rate must be a positive number of Hz, got {sample_rate}")
-    for rate in PROVIDER_SAMPLE_RATES:
-        if rate >= sample_rate:
-            return rate
-    return PROVIDER_SAMPLE_RATES[-1]
+    return pick_sample_rate(sample_rate, PROVIDER_SAMPLE_RATES)
 
 
 @dataclass
@@ -141,10 +126,9 @@ class TTS(tts.TTS):
             language=language,
             chunk_length_schedule=schedule,
         )
-        self._api_key = resolve_api_key(api_key)
-        self._base_url = check_base_url(base_url)
-        self._session = http_session
-        self._owns_session = http_session is None
+        self._api_key = API.resolve_api_key(api_key)
+        self._base_url = API.check_base_url(base_url)
+        self._http_session = LazyHTTPSession(http_session)
         self._pool = WSPool(self._connect_ws)
 
     @property
@@ -163,12 +147,6 @@ class TTS(tts.TTS):
     def pool(self) -> WSPool:
         return self._pool
 
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-            self._owns_session = True
-        return self._session
-
     async def _connect_ws(self, timeout: float) -> WebSocket:
         params: dict[str, Any] = {
             "model_id": self._opts.model,
@@ -179,8 +157,12 @@ class TTS(tts.TTS):
         url = ws_url(
             self._base_url, f"/text-to-speech/{self._opts.voice}/multi-stream-input", params
         )
-        return await open_websocket(
-            self._http(), url, auth_headers(self._api_key), timeout, "TTS websocket connect"
+        return await API.open_websocket(
+            self._http_session.get(),
+            url,
+            auth_headers(self._api_key),
+            timeout,
+            "TTS websocket connect",
         )
 
     def synthesize(
@@ -195,9 +177,7 @@ class TTS(tts.TTS):
 
     async def aclose(self) -> None:
         await self._pool.aclose()
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http_session.aclose()
 
 
 class ChunkedStream(tts.ChunkedStream):
@@ -222,13 +202,13 @@ class ChunkedStream(tts.ChunkedStream):
         resampler = PcmResampler(opts.provider_rate, opts.sample_rate)
         timeout = self._conn_options.timeout
         try:
-            async with self._el._http().post(
+            async with self._el._http_session.get().post(
                 url,
                 json=body,
                 headers=auth_headers(self._el._api_key),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
             ) as resp:
-                await raise_for_response(resp, "TTS")
+                await API.raise_for_response(resp, "TTS")
                 output_emitter.initialize(
                     request_id=resp.headers.get("request-id") or shortuuid("el_"),
                     sample_rate=opts.sample_rate,
@@ -239,7 +219,7 @@ class ChunkedStream(tts.ChunkedStream):
                     output_emitter.push(resampler.push(chunk))
                 output_emitter.push(resampler.flush())
         except Exception as e:
-            raise map_error(e, "TTS", timeout) from e
+            raise API.map_error(e, "TTS", timeout) from e
         output_emitter.flush()
 
 
@@ -326,7 +306,7 @@ class SynthesizeStream(tts.SynthesizeStream):
         except (APIStatusError, APIConnectionError):
             raise
         except Exception as e:
-            raise map_error(e, "TTS websocket", timeout) from e
+            raise API.map_error(e, "TTS websocket", timeout) from e
         finally:
             await self._el._pool.release(ws, reuse=clean)
 
