@@ -40,6 +40,9 @@ from .._exceptions import APIError
 __all__ = ["FakeProviderServer", "Fault", "spread_words", "status_fault_injector"]
 
 
+_Server = TypeVar("_Server", bound="FakeProviderServer")
+
+
 @dataclass
 class Fault:
     """A failure a fake server plays on the next request or connection of a route.
