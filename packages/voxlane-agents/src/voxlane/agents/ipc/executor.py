@@ -6,6 +6,7 @@ memory for processes), asks it to end, and kills it when it hangs or exceeds its
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import enum
@@ -73,7 +74,7 @@ class JobOutcome:
     killed: bool = False
 
 
-class JobExecutor:
+class JobExecutor(abc.ABC):
     """Base class shared by the process and thread executors."""
 
     kind = "base"
@@ -103,14 +104,17 @@ class JobExecutor:
 
     # -- to implement ------------------------------------------------------------------------
 
+    @abc.abstractmethod
     async def _start_child(self, sock: socket.socket) -> None:
-        raise NotImplementedError
+        """Start the job's child (process or thread), talking over ``sock``."""
 
+    @abc.abstractmethod
     async def _wait_child_exit(self) -> int | None:
-        raise NotImplementedError
+        """Wait for the child to end; its exit code, if it has one."""
 
+    @abc.abstractmethod
     def _kill_child(self) -> None:
-        raise NotImplementedError
+        """Stop the child at once."""
 
     @property
     def pid(self) -> int | None:
