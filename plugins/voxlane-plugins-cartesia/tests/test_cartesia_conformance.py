@@ -6,20 +6,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 import vx_cartesia_fake as fake
-import vx_ct_speech as speech
 from livekit import rtc
 
-from voxlane.agents._exceptions import APIError
+from voxlane.agents.testing import speech
 from voxlane.agents.testing.conformance import ErrorInjector, STTConformance, TTSConformance
+from voxlane.agents.testing.fake_server import status_fault_injector
 from voxlane.plugins import cartesia
-
-
-def _injector(server: fake.FakeCartesia, route: str) -> ErrorInjector:
-    def inject(error: APIError, times: int) -> None:
-        status = 503 if error.retryable else 401
-        server.fail_next(route, fake.Fault("status", status=status), times=times)
-
-    return inject
 
 
 class TestCartesiaSTTConformance(STTConformance):
@@ -30,12 +22,12 @@ class TestCartesiaSTTConformance(STTConformance):
         await stt.aclose()
 
     @pytest.fixture
-    def speech_audio(self, clip: speech.Clip) -> list[rtc.AudioFrame]:
+    def speech_audio(self, clip: speech.SpeechClip) -> list[rtc.AudioFrame]:
         return clip.frames()
 
     @pytest.fixture
     def inject_error(self, ct_server: fake.FakeCartesia) -> ErrorInjector:
-        return _injector(ct_server, "stt")
+        return status_fault_injector(ct_server, "stt")
 
 
 class TestCartesiaTTSConformance(TTSConformance):
@@ -47,4 +39,4 @@ class TestCartesiaTTSConformance(TTSConformance):
 
     @pytest.fixture
     def inject_error(self, ct_server: fake.FakeCartesia) -> ErrorInjector:
-        return _injector(ct_server, "tts")
+        return status_fault_injector(ct_server, "tts")

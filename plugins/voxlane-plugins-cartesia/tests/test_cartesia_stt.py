@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 import vx_cartesia_fake as fake
-import vx_ct_speech as speech
 from livekit import rtc
 
 from voxlane.agents._exceptions import APIStatusError
 from voxlane.agents.stt import SpeechEvent, SpeechEventType, STTError
+from voxlane.agents.testing import speech
 from voxlane.agents.types import APIConnectOptions
 from voxlane.plugins import cartesia
 
@@ -64,7 +64,7 @@ def kinds(events: list[SpeechEvent]) -> list[ET]:
 
 
 async def test_stream_transcribes_speech(
-    ct_stt: cartesia.STT, ct_server: fake.FakeCartesia, clip: speech.Clip
+    ct_stt: cartesia.STT, ct_server: fake.FakeCartesia, clip: speech.SpeechClip
 ) -> None:
     events = await run_stream(ct_stt, clip.frames())
     assert finals(events) == clip.texts
@@ -87,7 +87,7 @@ async def test_stream_transcribes_speech(
 
 
 async def test_dropped_socket_replays_unacknowledged_audio(
-    ct_stt: cartesia.STT, ct_server: fake.FakeCartesia, clip: speech.Clip
+    ct_stt: cartesia.STT, ct_server: fake.FakeCartesia, clip: speech.SpeechClip
 ) -> None:
     ct_server.fail_next("stt", fake.Fault("drop", seconds=clip.spans[1][0] + 0.4))
     errors: list[STTError] = []
@@ -104,7 +104,7 @@ async def test_dropped_socket_replays_unacknowledged_audio(
 
 @pytest.mark.parametrize("status", [429, 502])
 async def test_refused_handshake_is_retried(
-    ct_stt: cartesia.STT, ct_server: fake.FakeCartesia, clip: speech.Clip, status: int
+    ct_stt: cartesia.STT, ct_server: fake.FakeCartesia, clip: speech.SpeechClip, status: int
 ) -> None:
     ct_server.fail_next("stt", fake.Fault("status", status=status))
     errors: list[STTError] = []
@@ -117,7 +117,7 @@ async def test_refused_handshake_is_retried(
 async def test_hang_times_out_and_malformed_frames_are_skipped(
     ct_stt: cartesia.STT,
     ct_server: fake.FakeCartesia,
-    clip: speech.Clip,
+    clip: speech.SpeechClip,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     ct_server.fail_next("stt", fake.Fault("hang"))
@@ -138,7 +138,7 @@ async def test_hang_times_out_and_malformed_frames_are_skipped(
 
 
 async def test_flush_sends_finalize_without_repeating_words(
-    ct_stt: cartesia.STT, ct_server: fake.FakeCartesia, clip: speech.Clip
+    ct_stt: cartesia.STT, ct_server: fake.FakeCartesia, clip: speech.SpeechClip
 ) -> None:
     cut = int((clip.spans[0][0] + 0.8) / 0.02)
 
@@ -154,7 +154,7 @@ async def test_flush_sends_finalize_without_repeating_words(
 
 
 async def test_recognize_batch(
-    ct_stt: cartesia.STT, ct_server: fake.FakeCartesia, clip: speech.Clip
+    ct_stt: cartesia.STT, ct_server: fake.FakeCartesia, clip: speech.SpeechClip
 ) -> None:
     ev = await ct_stt.recognize(clip.frames(), language="fr", conn_options=FAST)
     assert ev.alternatives[0].text == " ".join(clip.texts)
@@ -177,7 +177,7 @@ def test_missing_key_and_bad_rate() -> None:
 
 
 async def test_drop_after_all_audio_was_sent_is_still_retried(
-    ct_stt: cartesia.STT, ct_server: fake.FakeCartesia, clip: speech.Clip
+    ct_stt: cartesia.STT, ct_server: fake.FakeCartesia, clip: speech.SpeechClip
 ) -> None:
     # the whole input (and "close") is sent before the server drops the socket: the abnormal
     # close must still be retried, not taken for the end of the stream

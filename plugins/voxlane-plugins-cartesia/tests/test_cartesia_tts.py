@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 import vx_cartesia_fake as fake
-import vx_ct_speech as speech
 
 from voxlane.agents._exceptions import APIConnectionError, APIStatusError
+from voxlane.agents.testing import speech
 from voxlane.agents.tts import TIMED_TRANSCRIPTS_KEY, SynthesizedAudio, TTSError
 from voxlane.agents.types import APIConnectOptions
 from voxlane.plugins import cartesia

@@ -21,30 +21,20 @@ import base64
 import io
 import json
 import math
-import threading
 import wave
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import vx_ct_speech as speech
 from aiohttp import WSMsgType, web
+
+from voxlane.agents.testing import speech
+from voxlane.agents.testing.fake_server import FakeProviderServer, spread_words
+from voxlane.agents.testing.fake_server import Fault as Fault  # tests use fake.Fault
 
 API_KEY = "ct-test-key"
 UTTERANCE_GAP = 0.4
 INTERIM_EVERY = 0.3
-
-
-@dataclass
-class Fault:
-    """``kind``: "status", "drop" (after ``chunks`` audio chunks or ``seconds`` of audio),
-    "hang", "malformed" (junk frames first), "error" (an error message for the context)."""
-
-    kind: str
-    status: int = 500
-    seconds: float = 0.0
-    chunks: int = 0
 
 
 @dataclass
@@ -57,74 +47,19 @@ class Connection:
     closed_by_server: bool = False
 
 
-def _words(words: list[str], start: float, end: float) -> list[dict[str, Any]]:
-    if not words:
-        return []
-    step = (end - start) / len(words)
-    return [
-        {"word": w, "start": round(start + i * step, 3), "end": round(start + (i + 1) * step, 3)}
-        for i, w in enumerate(words)
-    ]
-
-
-async def tts_audio(text: str, rate: int) -> bytes:
-    pcm = await asyncio.to_thread(speech.espeak_pcm, text)
-    return speech.resample(pcm, speech.ESPEAK_RATE, rate)
-
-
-class FakeCartesia:
+class FakeCartesia(FakeProviderServer):
     def __init__(self, script: list[str] | None = None) -> None:
+        super().__init__(name="Cartesia", fault_routes=("tts", "stt"), base_path="")
         self.script = list(script or [])
         self.script_pos = 0
-        self.faults: dict[str, deque[Fault]] = {"tts": deque(), "stt": deque()}
         self.connections: list[Connection] = []
         self.rest_requests: list[Connection] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread
-        self._ready = threading.Event()
-        self._stopping = asyncio.Event()
-        self.port = 0
 
-    def fail_next(self, route: str, fault: Fault, times: int = 1) -> None:
-        for _ in range(times):
-            self.faults[route].append(fault)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self._thread = threading.Thread(target=self._serve, name="fake-cartesia", daemon=True)
-        self._thread.start()
-        await asyncio.to_thread(self._ready.wait, 10)
-        if not self.port:
-            raise RuntimeError("the fake Cartesia server did not start")
-
-    def _serve(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/tts/websocket", self._tts_ws)
         app.router.add_post("/tts/bytes", self._tts_bytes)
         app.router.add_get("/stt/websocket", self._stt_ws)
         app.router.add_post("/stt", self._stt_batch)
-        runner = web.AppRunner(app, shutdown_timeout=1.0)
-        loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._ready.set()
-        loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
-
-    async def stop(self) -> None:
-        if self._loop is None:
-            return
-        self._loop.call_soon_threadsafe(self._stopping.set)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        await asyncio.to_thread(self._thread.join, 10)
 
     def _check(self, request: web.Request, route: str) -> tuple[Fault | None, web.Response | None]:
         if request.headers.get("X-API-Key") != API_KEY or not request.headers.get(
@@ -133,7 +68,7 @@ class FakeCartesia:
             return None, web.json_response(
                 {"error": "Invalid API key", "message": "Invalid API key"}, status=401
             )
-        fault = self.faults[route].popleft() if self.faults[route] else None
+        fault = self.take_fault(route)
         if fault is not None and fault.kind == "status":
             return None, web.json_response(
                 {"error": f"injected {fault.status}", "message": f"injected {fault.status}"},
@@ -191,10 +126,10 @@ class FakeCartesia:
                 continue
             text = texts.pop(ctx)
             rate = int(data["output_format"]["sample_rate"])
-            pcm = await tts_audio(text, rate)
+            pcm = await asyncio.to_thread(speech.spoken_pcm, text, rate)
             duration = len(pcm) / 2 / rate
             if data.get("add_timestamps"):
-                timed = _words(text.split(), 0.0, duration)
+                timed = spread_words(text.split(), 0.0, duration)
                 await ws.send_str(
                     json.dumps(
                         {
@@ -240,11 +175,11 @@ class FakeCartesia:
         if refusal is not None:
             return refusal
         if fault is not None and fault.kind == "hang":
-            await self._stopping.wait()
+            await self.stopping.wait()
         body = await request.json()
         conn.messages.append(body)
         rate = int(body["output_format"]["sample_rate"])
-        pcm = await tts_audio(body["transcript"], rate)
+        pcm = await asyncio.to_thread(speech.spoken_pcm, body["transcript"], rate)
         resp = web.StreamResponse(headers={"Content-Type": "audio/pcm", "x-request-id": "ct-rq"})
         await resp.prepare(request)
         step = rate // 10 * 2
@@ -297,7 +232,7 @@ class FakeCartesia:
         if refusal is not None:
             return refusal
         if fault is not None and fault.kind == "hang":
-            await self._stopping.wait()
+            await self.stopping.wait()
         form = await request.post()
         conn.messages.append({k: v for k, v in form.items() if isinstance(v, str)})
         upload = form["file"]
@@ -305,9 +240,9 @@ class FakeCartesia:
             rate = w.getframerate()
             pcm = w.readframes(w.getnframes())
         words: list[dict[str, Any]] = []
-        for i, (start, end) in enumerate(speech.segments(pcm, rate, UTTERANCE_GAP)):
+        for i, (start, end) in enumerate(speech.speech_spans(pcm, rate, UTTERANCE_GAP)):
             text = self.script[i] if i < len(self.script) else ""
-            words.extend(_words(text.split(), start, end))
+            words.extend(spread_words(text.split(), start, end))
         return web.json_response(
             {
                 "text": " ".join(w["word"] for w in words),
@@ -340,7 +275,7 @@ class _LiveSession:
         return text.split()[self.words_done :]
 
     async def _transcript(self, words: list[str], start: float, end: float, final: bool) -> None:
-        timed = _words(words, start, end)
+        timed = spread_words(words, start, end)
         await self.send(
             {
                 "type": "transcript",
@@ -355,14 +290,14 @@ class _LiveSession:
 
     async def feed(self, data: bytes) -> None:
         self.buf += data
-        step = int(self.rate * speech.WINDOW) * 2
+        step = int(self.rate * speech.ANALYSIS_WINDOW) * 2
         while len(self.buf) >= step:
             window, self.buf = self.buf[:step], self.buf[step:]
             x = np.frombuffer(window, dtype=np.int16).astype(np.float64)
             loud = math.sqrt(float(np.mean(x**2))) > speech.LOUD_RMS
             t = self.position
             if loud:
-                self.last_loud = t + speech.WINDOW
+                self.last_loud = t + speech.ANALYSIS_WINDOW
                 if not self.in_speech:
                     self.in_speech = True
                     self.speech_start = t
@@ -375,7 +310,7 @@ class _LiveSession:
                     left = self._left()
                     k = min(len(left), max(1, int((t - self.speech_start) / INTERIM_EVERY)))
                     await self._transcript(left[:k], self.speech_start, t, final=False)
-            self.position += speech.WINDOW
+            self.position += speech.ANALYSIS_WINDOW
 
     async def _final(self) -> None:
         await self._transcript(self._left(), self.speech_start, self.last_loud, final=True)
