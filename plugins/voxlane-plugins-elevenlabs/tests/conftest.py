@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from voxlane.agents.testing import speech
+
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-import vx_el_speech  # noqa: E402
 import vx_elevenlabs_fake  # noqa: E402
 
 TEXTS = ["hello there my friend", "the weather is nice today"]
@@ -25,8 +26,8 @@ def _no_ambient_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def clip() -> vx_el_speech.Clip:
-    return vx_el_speech.make_clip(TEXTS)
+def clip() -> speech.SpeechClip:
+    return speech.make_speech_clip(TEXTS)
 
 
 @pytest.fixture

@@ -5,21 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-import vx_el_speech as speech
 import vx_elevenlabs_fake as fake
 from livekit import rtc
 
-from voxlane.agents._exceptions import APIError
+from voxlane.agents.testing import speech
 from voxlane.agents.testing.conformance import ErrorInjector, STTConformance, TTSConformance
+from voxlane.agents.testing.fake_server import status_fault_injector
 from voxlane.plugins import elevenlabs
-
-
-def _injector(server: fake.FakeElevenLabs, route: str) -> ErrorInjector:
-    def inject(error: APIError, times: int) -> None:
-        status = 503 if error.retryable else 401
-        server.fail_next(route, fake.Fault("status", status=status), times=times)
-
-    return inject
 
 
 class TestElevenLabsSTTConformance(STTConformance):
@@ -30,12 +22,12 @@ class TestElevenLabsSTTConformance(STTConformance):
         await stt.aclose()
 
     @pytest.fixture
-    def speech_audio(self, clip: speech.Clip) -> list[rtc.AudioFrame]:
+    def speech_audio(self, clip: speech.SpeechClip) -> list[rtc.AudioFrame]:
         return clip.frames()
 
     @pytest.fixture
     def inject_error(self, el_server: fake.FakeElevenLabs) -> ErrorInjector:
-        return _injector(el_server, "stt")
+        return status_fault_injector(el_server, "stt")
 
 
 class TestElevenLabsTTSConformance(TTSConformance):
@@ -47,4 +39,4 @@ class TestElevenLabsTTSConformance(TTSConformance):
 
     @pytest.fixture
     def inject_error(self, el_server: fake.FakeElevenLabs) -> ErrorInjector:
-        return _injector(el_server, "tts")
+        return status_fault_injector(el_server, "tts")

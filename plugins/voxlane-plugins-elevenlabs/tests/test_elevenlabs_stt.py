@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-import vx_el_speech as speech
 import vx_elevenlabs_fake as fake
 
 from voxlane.agents._exceptions import APIStatusError
 from voxlane.agents.stt import SpeechEventType, StreamAdapter, STTError
-from voxlane.agents.testing import FakeVAD
+from voxlane.agents.testing import FakeVAD, speech
 from voxlane.agents.types import APIConnectOptions
 from voxlane.plugins import elevenlabs
 
@@ -25,7 +24,7 @@ async def el_stt(el_server: fake.FakeElevenLabs) -> AsyncIterator[elevenlabs.STT
 
 
 async def test_recognize_returns_text_and_word_times(
-    el_stt: elevenlabs.STT, el_server: fake.FakeElevenLabs, clip: speech.Clip
+    el_stt: elevenlabs.STT, el_server: fake.FakeElevenLabs, clip: speech.SpeechClip
 ) -> None:
     ev = await el_stt.recognize(clip.frames(), conn_options=FAST)
     alt = ev.alternatives[0]
@@ -40,7 +39,7 @@ async def test_recognize_returns_text_and_word_times(
 
 
 async def test_language_and_retries(
-    el_stt: elevenlabs.STT, el_server: fake.FakeElevenLabs, clip: speech.Clip
+    el_stt: elevenlabs.STT, el_server: fake.FakeElevenLabs, clip: speech.SpeechClip
 ) -> None:
     el_server.fail_next("stt", fake.Fault("status", status=429))
     el_server.fail_next("stt", fake.Fault("malformed"))
@@ -59,7 +58,9 @@ async def test_language_and_retries(
     assert el_server.rest_requests[-1].messages[0]["language_code"] == "en"
 
 
-async def test_bad_key_is_not_retried(el_server: fake.FakeElevenLabs, clip: speech.Clip) -> None:
+async def test_bad_key_is_not_retried(
+    el_server: fake.FakeElevenLabs, clip: speech.SpeechClip
+) -> None:
     stt = elevenlabs.STT(api_key="nope", base_url=el_server.base_url)
     with pytest.raises(APIStatusError) as info:
         await stt.recognize(clip.frames(), conn_options=FAST)
@@ -69,7 +70,7 @@ async def test_bad_key_is_not_retried(el_server: fake.FakeElevenLabs, clip: spee
 
 
 async def test_streaming_through_a_vad_adapter(
-    el_stt: elevenlabs.STT, el_server: fake.FakeElevenLabs, clip: speech.Clip
+    el_stt: elevenlabs.STT, el_server: fake.FakeElevenLabs, clip: speech.SpeechClip
 ) -> None:
     with pytest.raises(NotImplementedError, match="StreamAdapter"):
         el_stt.stream()

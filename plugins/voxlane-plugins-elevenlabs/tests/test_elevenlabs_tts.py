@@ -7,10 +7,10 @@ import logging
 from collections.abc import AsyncIterator
 
 import pytest
-import vx_el_speech as speech
 import vx_elevenlabs_fake as fake
 
 from voxlane.agents._exceptions import APIConnectionError, APIStatusError
+from voxlane.agents.testing import speech
 from voxlane.agents.tts import TIMED_TRANSCRIPTS_KEY, SynthesizedAudio, TTSError
 from voxlane.agents.types import APIConnectOptions
 from voxlane.plugins import elevenlabs

@@ -18,25 +18,17 @@ import asyncio
 import base64
 import io
 import json
-import threading
 import wave
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import vx_el_speech as speech
 from aiohttp import WSMsgType, web
 
+from voxlane.agents.testing import speech
+from voxlane.agents.testing.fake_server import FakeProviderServer
+from voxlane.agents.testing.fake_server import Fault as Fault  # tests use fake.Fault
+
 API_KEY = "el-test-key"
-
-
-@dataclass
-class Fault:
-    """``kind``: "status", "drop" (after ``chunks`` chunks), "hang", "malformed", "error"."""
-
-    kind: str
-    status: int = 500
-    chunks: int = 0
 
 
 @dataclass
@@ -48,62 +40,17 @@ class Connection:
     closed_by_server: bool = False
 
 
-async def tts_audio(text: str, rate: int) -> bytes:
-    pcm = await asyncio.to_thread(speech.espeak_pcm, text)
-    return speech.resample(pcm, speech.ESPEAK_RATE, rate)
-
-
-class FakeElevenLabs:
+class FakeElevenLabs(FakeProviderServer):
     def __init__(self, script: list[str] | None = None) -> None:
+        super().__init__(name="ElevenLabs", fault_routes=("tts", "stt"), base_path="/v1")
         self.script = list(script or [])
-        self.faults: dict[str, deque[Fault]] = {"tts": deque(), "stt": deque()}
         self.connections: list[Connection] = []
         self.rest_requests: list[Connection] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread
-        self._ready = threading.Event()
-        self._stopping = asyncio.Event()
-        self.port = 0
 
-    def fail_next(self, route: str, fault: Fault, times: int = 1) -> None:
-        for _ in range(times):
-            self.faults[route].append(fault)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    async def start(self) -> None:
-        self._thread = threading.Thread(target=self._serve, name="fake-elevenlabs", daemon=True)
-        self._thread.start()
-        await asyncio.to_thread(self._ready.wait, 10)
-        if not self.port:
-            raise RuntimeError("the fake ElevenLabs server did not start")
-
-    def _serve(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/v1/text-to-speech/{voice}/multi-stream-input", self._tts_ws)
         app.router.add_post("/v1/text-to-speech/{voice}/stream", self._tts_rest)
         app.router.add_post("/v1/speech-to-text", self._stt)
-        runner = web.AppRunner(app, shutdown_timeout=1.0)
-        loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._ready.set()
-        loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
-
-    async def stop(self) -> None:
-        if self._loop is None:
-            return
-        self._loop.call_soon_threadsafe(self._stopping.set)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        await asyncio.to_thread(self._thread.join, 10)
 
     def _check(self, request: web.Request, route: str) -> tuple[Fault | None, web.Response | None]:
         if request.headers.get("xi-api-key") != API_KEY:
@@ -111,7 +58,7 @@ class FakeElevenLabs:
                 {"detail": {"status": "invalid_api_key", "message": "Invalid API key"}},
                 status=401,
             )
-        fault = self.faults[route].popleft() if self.faults[route] else None
+        fault = self.take_fault(route)
         if fault is not None and fault.kind == "status":
             return None, web.json_response(
                 {"detail": {"status": "injected", "message": f"injected {fault.status}"}},
@@ -161,7 +108,7 @@ class FakeElevenLabs:
                 continue
             if data.get("flush") and texts.get(ctx, "").strip():
                 text = texts.pop(ctx).strip()
-                pcm = await tts_audio(text, rate)
+                pcm = await asyncio.to_thread(speech.spoken_pcm, text, rate)
                 step = rate // 10 * 2
                 n = len(pcm) // 2
                 # spread the characters evenly over the audio
@@ -201,11 +148,11 @@ class FakeElevenLabs:
         if refusal is not None:
             return refusal
         if fault is not None and fault.kind == "hang":
-            await self._stopping.wait()
+            await self.stopping.wait()
         body = await request.json()
         conn.messages.append(body)
         rate = int(request.query.get("output_format", "mp3_44100_128").split("_")[1])
-        pcm = await tts_audio(body["text"], rate)
+        pcm = await asyncio.to_thread(speech.spoken_pcm, body["text"], rate)
         resp = web.StreamResponse(headers={"Content-Type": "audio/pcm", "request-id": "el-rq"})
         await resp.prepare(request)
         for i in range(0, len(pcm), rate // 10 * 2):
@@ -219,7 +166,7 @@ class FakeElevenLabs:
         if refusal is not None:
             return refusal
         if fault is not None and fault.kind == "hang":
-            await self._stopping.wait()
+            await self.stopping.wait()
         form = await request.post()
         conn.messages.append({k: v for k, v in form.items() if isinstance(v, str)})
         if fault is not None and fault.kind == "malformed":
@@ -229,7 +176,7 @@ class FakeElevenLabs:
             rate = w.getframerate()
             pcm = w.readframes(w.getnframes())
         words: list[dict[str, Any]] = []
-        for i, (start, end) in enumerate(speech.segments(pcm, rate)):
+        for i, (start, end) in enumerate(speech.speech_spans(pcm, rate)):
             text = self.script[i] if i < len(self.script) else ""
             parts = text.split()
             step = (end - start) / max(1, len(parts))
