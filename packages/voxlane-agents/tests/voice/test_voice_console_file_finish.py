@@ -125,3 +125,21 @@ async def test_the_room_records_the_error_and_the_session_closes(tmp_path: Path)
 def test_finish_timeout_is_validated(tmp_path: Path, bad: float) -> None:
     with pytest.raises(ValueError, match="finish_timeout"):
         FileConsole(_session(0.0), _options(tmp_path), finish_timeout=bad)
+
+
+async def test_a_session_closed_before_the_end_of_the_file_ends_the_console(
+    tmp_path: Path,
+) -> None:
+    options = _options(tmp_path)
+    session = _session(0.0)
+    console = FileConsole(session, options, stdout=io.StringIO())
+    await console.start()
+    await session.start(Agent(instructions="tell the time"))
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    await asyncio.sleep(0.5)  # the file lasts 3.1 s with its trailing silence
+    await session.aclose()
+    await asyncio.wait_for(console.wait_done(), 1.0)
+    assert loop.time() - t0 < QUESTION_SECONDS
+    assert console.error is None
+    await console.aclose()

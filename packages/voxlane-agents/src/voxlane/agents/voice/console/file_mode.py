@@ -95,7 +95,12 @@ class FileConsole:
         if not self._options.sync_transcription:
             self._session.output.set_sync_transcription(False)
         self._session.on("conversation_item_added", self._on_item)
+        self._session.on("close", self._on_close)
         self._task = asyncio.create_task(self._watch(), name="file_console_watch")
+
+    def _on_close(self, ev: Any) -> None:
+        # the session ended first (the agent hung up, an error): nothing more will be said
+        self._done.set()
 
     def _on_item(self, ev: Any) -> None:
         item = ev.item
@@ -138,6 +143,8 @@ class FileConsole:
 
     async def aclose(self) -> None:
         await cancel_and_wait(self._task)
+        self._session.off("conversation_item_added", self._on_item)
+        self._session.off("close", self._on_close)
         if self._output is not None:
             await self._output.aclose()
         if self._transcript is not None:
