@@ -37,7 +37,7 @@ from .events import (
 )
 from .io import AgentInput, AgentOutput
 from .run_context import Userdata_T
-from .run_control import DEFAULT_RUN_TIMEOUT, busy_hooks
+from .run_control import DEFAULT_RUN_TIMEOUT, wait_inactive
 from .session_tools import SessionTools
 from .speech_handle import SpeechHandle, _running_tool_speech
 
@@ -440,37 +440,7 @@ class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
         Returns True once idle, False when the session is not running or closes meanwhile.
         ``wait_for_idle()`` is the same wait.
         """
-        settled = False
-        while True:
-            if self._closing or self._closed or not self._started:
-                return False
-            activity = self._activity
-            if self._pending_updates:
-                await self._unless_closing(
-                    asyncio.gather(*self._pending_updates, return_exceptions=True)
-                )
-            elif activity is None:
-                return False
-            elif hooks := busy_hooks(self):
-                await self._unless_closing(asyncio.wait(hooks))
-            elif not activity.idle:
-                await self._unless_closing(activity.wait_idle())
-            elif activity.draining or activity._closed:
-                # an agent task is handing back to its caller
-                await self._unless_closing(asyncio.sleep(0.01))
-            elif (pending := activity.pending_end_of_turn()) is not None:
-                await self._unless_closing(asyncio.wait([pending]))
-            elif self.user_state == "speaking":
-                await self._unless_closing(self._wait_event("user_state_changed"))
-            elif not settled:
-                # a hook, a handoff or a callback may start a new speech in the same instant:
-                # idle only when a second look, one loop iteration later, agrees
-                settled = True
-                await asyncio.sleep(0)
-                continue
-            else:
-                return True
-            settled = False
+        return await wait_inactive(self)
 
     async def _unless_closing(self, aw: Awaitable[Any]) -> None:
         """Wait for ``aw``, or until the session starts closing."""

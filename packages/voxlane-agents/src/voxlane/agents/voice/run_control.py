@@ -1,8 +1,10 @@
 """Waiting on a session: idle detection, ``start(capture_run=True)`` and ``run()`` with a
 timeout.
 
-- :func:`busy_hooks` lists the agent hooks ``AgentSession.wait_for_inactive()`` (and its
-  LiveKit name ``wait_for_idle()``) waits for besides speeches, handoffs and the user's turn.
+- :func:`wait_inactive` is ``AgentSession.wait_for_inactive()``, and so its LiveKit name
+  ``wait_for_idle()``: no handoff under way, the agent's ``on_enter`` and user-turn hooks done
+  (:func:`busy_hooks`), no speech queued, generating, playing or running tools, no end of turn
+  pending, and the user not speaking.
 - :func:`finish_user_input` ends the user's audio and waits for its last transcript.
 - :func:`capture_start` records what ``on_enter`` produced while the session starts, as a
   :class:`~voxlane.agents.voice.run_result.RunResult`.
@@ -40,6 +42,41 @@ def busy_hooks(session: AgentSession[Any]) -> list[asyncio.Task[Any]]:
     if activity is None:
         return []
     return [t for t in activity._tasks if not t.done() and t.get_name() in _HOOK_TASKS]
+
+
+async def wait_inactive(session: AgentSession[Any]) -> bool:
+    """The body of ``AgentSession.wait_for_inactive()`` (and so of ``wait_for_idle()``)."""
+    settled = False
+    while True:
+        if session._closing or session._closed or not session._started:
+            return False
+        activity = session._activity
+        if session._pending_updates:
+            await session._unless_closing(
+                asyncio.gather(*session._pending_updates, return_exceptions=True)
+            )
+        elif activity is None:
+            return False
+        elif hooks := busy_hooks(session):
+            await session._unless_closing(asyncio.wait(hooks))
+        elif not activity.idle:
+            await session._unless_closing(activity.wait_idle())
+        elif activity.draining or activity._closed:
+            # an agent task is handing back to its caller
+            await session._unless_closing(asyncio.sleep(0.01))
+        elif (pending := activity.pending_end_of_turn()) is not None:
+            await session._unless_closing(asyncio.wait([pending]))
+        elif session.user_state == "speaking":
+            await session._unless_closing(session._wait_event("user_state_changed"))
+        elif not settled:
+            # a hook, a handoff or a callback may start a new speech in the same instant:
+            # idle only when a second look, one loop iteration later, agrees
+            settled = True
+            await asyncio.sleep(0)
+            continue
+        else:
+            return True
+        settled = False
 
 
 def describe_pending(session: AgentSession[Any]) -> str:
@@ -161,4 +198,5 @@ __all__ = [
     "describe_pending",
     "finish_user_input",
     "run_with_timeout",
+    "wait_inactive",
 ]
