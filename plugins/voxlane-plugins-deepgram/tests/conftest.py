@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from voxlane.agents.testing import speech
+
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import vx_deepgram_fake  # noqa: E402
-import vx_dg_speech  # noqa: E402
 
 TEXTS = ["hello there my friend", "the weather is nice today"]
 
@@ -24,8 +25,8 @@ def _no_ambient_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def clip() -> vx_dg_speech.Clip:
-    return vx_dg_speech.make_clip(TEXTS)
+def clip() -> speech.SpeechClip:
+    return speech.make_speech_clip(TEXTS)
 
 
 @pytest.fixture

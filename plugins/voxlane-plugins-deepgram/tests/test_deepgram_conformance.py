@@ -6,20 +6,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 import vx_deepgram_fake as fake
-import vx_dg_speech as speech
 from livekit import rtc
 
-from voxlane.agents._exceptions import APIError
+from voxlane.agents.testing import speech
 from voxlane.agents.testing.conformance import ErrorInjector, STTConformance, TTSConformance
+from voxlane.agents.testing.fake_server import status_fault_injector
 from voxlane.plugins import deepgram
-
-
-def _injector(server: fake.FakeDeepgram, route: str) -> ErrorInjector:
-    def inject(error: APIError, times: int) -> None:
-        status = 503 if error.retryable else 401
-        server.fail_next(route, fake.Fault("status", status=status), times=times)
-
-    return inject
 
 
 class TestDeepgramSTTConformance(STTConformance):
@@ -30,12 +22,12 @@ class TestDeepgramSTTConformance(STTConformance):
         await stt.aclose()
 
     @pytest.fixture
-    def speech_audio(self, clip: speech.Clip) -> list[rtc.AudioFrame]:
+    def speech_audio(self, clip: speech.SpeechClip) -> list[rtc.AudioFrame]:
         return clip.frames()
 
     @pytest.fixture
     def inject_error(self, dg_server: fake.FakeDeepgram) -> ErrorInjector:
-        return _injector(dg_server, "listen")
+        return status_fault_injector(dg_server, "listen")
 
 
 class TestDeepgramTTSConformance(TTSConformance):
@@ -47,4 +39,4 @@ class TestDeepgramTTSConformance(TTSConformance):
 
     @pytest.fixture
     def inject_error(self, dg_server: fake.FakeDeepgram) -> ErrorInjector:
-        return _injector(dg_server, "speak")
+        return status_fault_injector(dg_server, "speak")

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 import vx_deepgram_fake as fake
-import vx_dg_speech as speech
 
 from voxlane.agents.plugin import ModelNotFoundError, list_plugins, resolve_provider
+from voxlane.agents.testing import speech
 from voxlane.agents.types import APIConnectOptions
 from voxlane.plugins import deepgram
 
@@ -30,7 +30,7 @@ def test_entry_point_and_provider_strings(monkeypatch: pytest.MonkeyPatch) -> No
 async def test_the_key_never_reaches_the_logs(
     dg_server: fake.FakeDeepgram, caplog: pytest.LogCaptureFixture
 ) -> None:
-    clip = speech.make_clip(["hello there my friend"])
+    clip = speech.make_speech_clip(["hello there my friend"])
     dg_server.fail_next("listen", fake.Fault("drop", seconds=0.8))
     dg_server.fail_next("listen", fake.Fault("malformed"))
     stt = deepgram.STT(api_key=fake.API_KEY, base_url=dg_server.base_url)

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 import vx_deepgram_fake as fake
-import vx_dg_speech as speech
 from livekit import rtc
 
 from voxlane.agents._exceptions import APIStatusError
 from voxlane.agents.stt import FallbackAdapter, SpeechEvent, SpeechEventType, STTError
+from voxlane.agents.testing import speech
 from voxlane.agents.types import APIConnectOptions
 from voxlane.plugins import deepgram
 
@@ -64,7 +64,7 @@ def kinds(events: list[SpeechEvent]) -> list[ET]:
 
 
 async def test_stream_transcribes_speech_with_events_and_timestamps(
-    dg_stt: deepgram.STT, dg_server: fake.FakeDeepgram, clip: speech.Clip
+    dg_stt: deepgram.STT, dg_server: fake.FakeDeepgram, clip: speech.SpeechClip
 ) -> None:
     events = await run_stream(dg_stt, clip.frames())
     assert finals(events) == clip.texts
@@ -103,7 +103,7 @@ async def test_stream_transcribes_speech_with_events_and_timestamps(
 
 
 async def test_socket_dropped_mid_utterance_reconnects_without_losing_or_repeating(
-    dg_stt: deepgram.STT, dg_server: fake.FakeDeepgram, clip: speech.Clip
+    dg_stt: deepgram.STT, dg_server: fake.FakeDeepgram, clip: speech.SpeechClip
 ) -> None:
     drop_at = clip.spans[0][0] + 0.5  # inside the first utterance
     dg_server.fail_next("listen", fake.Fault("drop", seconds=drop_at))
@@ -129,7 +129,7 @@ async def test_socket_dropped_mid_utterance_reconnects_without_losing_or_repeati
 
 @pytest.mark.parametrize("status", [429, 500, 503])
 async def test_handshake_errors_are_retried(
-    dg_stt: deepgram.STT, dg_server: fake.FakeDeepgram, clip: speech.Clip, status: int
+    dg_stt: deepgram.STT, dg_server: fake.FakeDeepgram, clip: speech.SpeechClip, status: int
 ) -> None:
     dg_server.fail_next("listen", fake.Fault("status", status=status), times=2)
     errors: list[STTError] = []
@@ -141,7 +141,9 @@ async def test_handshake_errors_are_retried(
     assert [getattr(e.error, "status_code", None) for e in errors] == [status, status]
 
 
-async def test_bad_key_fails_without_retry(dg_server: fake.FakeDeepgram, clip: speech.Clip) -> None:
+async def test_bad_key_fails_without_retry(
+    dg_server: fake.FakeDeepgram, clip: speech.SpeechClip
+) -> None:
     stt = deepgram.STT(api_key="wrong-key", base_url=dg_server.base_url)
     errors: list[STTError] = []
     stt.on("error", errors.append)
@@ -155,7 +157,7 @@ async def test_bad_key_fails_without_retry(dg_server: fake.FakeDeepgram, clip: s
 
 
 async def test_silent_server_times_out_then_reconnects(
-    dg_stt: deepgram.STT, dg_server: fake.FakeDeepgram, clip: speech.Clip
+    dg_stt: deepgram.STT, dg_server: fake.FakeDeepgram, clip: speech.SpeechClip
 ) -> None:
     dg_server.fail_next("listen", fake.Fault("hang"))
     errors: list[STTError] = []
@@ -174,7 +176,7 @@ async def test_silent_server_times_out_then_reconnects(
 async def test_malformed_messages_are_skipped(
     dg_stt: deepgram.STT,
     dg_server: fake.FakeDeepgram,
-    clip: speech.Clip,
+    clip: speech.SpeechClip,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     dg_server.fail_next("listen", fake.Fault("malformed"))
@@ -189,7 +191,7 @@ async def test_malformed_messages_are_skipped(
 
 
 async def test_keepalive_holds_an_idle_stream_open(
-    dg_server: fake.FakeDeepgram, clip: speech.Clip
+    dg_server: fake.FakeDeepgram, clip: speech.SpeechClip
 ) -> None:
     dg_server.idle_timeout = 0.4
     stt = deepgram.STT(api_key=fake.API_KEY, base_url=dg_server.base_url, keepalive_interval=0.1)
@@ -208,7 +210,7 @@ async def test_keepalive_holds_an_idle_stream_open(
 
 
 async def test_utterance_end_ends_speech_when_endpointing_is_off(
-    dg_server: fake.FakeDeepgram, clip: speech.Clip
+    dg_server: fake.FakeDeepgram, clip: speech.SpeechClip
 ) -> None:
     stt = deepgram.STT(
         api_key=fake.API_KEY,
@@ -232,7 +234,7 @@ async def test_utterance_end_ends_speech_when_endpointing_is_off(
 
 
 async def test_flush_sends_finalize_and_words_are_not_repeated(
-    dg_stt: deepgram.STT, dg_server: fake.FakeDeepgram, clip: speech.Clip
+    dg_stt: deepgram.STT, dg_server: fake.FakeDeepgram, clip: speech.SpeechClip
 ) -> None:
     frames = clip.frames()
     cut = int((clip.spans[0][0] + 0.8) / 0.02)
@@ -249,7 +251,7 @@ async def test_flush_sends_finalize_and_words_are_not_repeated(
 
 
 async def test_update_options_reconnects_and_keeps_the_audio(
-    dg_stt: deepgram.STT, dg_server: fake.FakeDeepgram, clip: speech.Clip
+    dg_stt: deepgram.STT, dg_server: fake.FakeDeepgram, clip: speech.SpeechClip
 ) -> None:
     cut = int((clip.spans[0][0] + 0.5) / 0.02)
 
@@ -267,7 +269,7 @@ async def test_update_options_reconnects_and_keeps_the_audio(
 
 
 async def test_recognize_over_rest(
-    dg_stt: deepgram.STT, dg_server: fake.FakeDeepgram, clip: speech.Clip
+    dg_stt: deepgram.STT, dg_server: fake.FakeDeepgram, clip: speech.SpeechClip
 ) -> None:
     ev = await dg_stt.recognize(clip.frames(), conn_options=FAST)
     assert ev.type == ET.FINAL_TRANSCRIPT
@@ -279,7 +281,7 @@ async def test_recognize_over_rest(
 
 
 async def test_recognize_detects_language_and_retries_429(
-    dg_server: fake.FakeDeepgram, clip: speech.Clip
+    dg_server: fake.FakeDeepgram, clip: speech.SpeechClip
 ) -> None:
     stt = deepgram.STT(api_key=fake.API_KEY, base_url=dg_server.base_url, language=None)
     dg_server.fail_next("listen", fake.Fault("status", status=429))
@@ -293,7 +295,7 @@ async def test_recognize_detects_language_and_retries_429(
 
 
 async def test_recognize_malformed_answer_and_timeout(
-    dg_stt: deepgram.STT, dg_server: fake.FakeDeepgram, clip: speech.Clip
+    dg_stt: deepgram.STT, dg_server: fake.FakeDeepgram, clip: speech.SpeechClip
 ) -> None:
     dg_server.fail_next("listen", fake.Fault("malformed"))
     dg_server.fail_next("listen", fake.Fault("hang"))
@@ -307,7 +309,7 @@ async def test_recognize_malformed_answer_and_timeout(
 
 
 async def test_fallback_to_a_second_deepgram_when_the_first_rejects(
-    dg_server: fake.FakeDeepgram, clip: speech.Clip
+    dg_server: fake.FakeDeepgram, clip: speech.SpeechClip
 ) -> None:
     broken = deepgram.STT(api_key="revoked", base_url=dg_server.base_url)
     good = deepgram.STT(api_key=fake.API_KEY, base_url=dg_server.base_url)
@@ -336,7 +338,9 @@ def test_key_from_environment_and_bad_options(monkeypatch: pytest.MonkeyPatch) -
         deepgram.STT(base_url="api.deepgram.com")
 
 
-async def test_errors_do_not_leak_the_key(dg_server: fake.FakeDeepgram, clip: speech.Clip) -> None:
+async def test_errors_do_not_leak_the_key(
+    dg_server: fake.FakeDeepgram, clip: speech.SpeechClip
+) -> None:
     stt = deepgram.STT(api_key="sekrit-123", base_url=dg_server.base_url)
     with pytest.raises(APIStatusError) as info:
         await stt.recognize(clip.frames(), conn_options=APIConnectOptions(max_retry=0))

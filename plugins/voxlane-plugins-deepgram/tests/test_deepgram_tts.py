@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 import vx_deepgram_fake as fake
-import vx_dg_speech as speech
 
 from voxlane.agents._exceptions import APIConnectionError, APIStatusError
+from voxlane.agents.testing import speech
 from voxlane.agents.tts import SynthesizedAudio, TTSError
 from voxlane.agents.types import APIConnectOptions
 from voxlane.plugins import deepgram

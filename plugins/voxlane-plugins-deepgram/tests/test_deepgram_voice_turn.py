@@ -2,70 +2,33 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 import vx_deepgram_fake as fake
-import vx_dg_speech as speech
 
-from voxlane.agents.testing import FakeLLM, FakeVAD
-from voxlane.agents.voice import Agent, AgentSession
-from voxlane.agents.voice.io_impl.memory import (
-    MemoryAudioOutput,
-    MemoryTextOutput,
-    QueueAudioInput,
-)
+from voxlane.agents.testing import speech
+from voxlane.agents.testing.voice_turn import run_voice_turn
 from voxlane.plugins import deepgram
 
 REPLY = "It is sunny and warm."
 
 
 async def test_voice_turn_with_deepgram_stt_and_tts(dg_server: fake.FakeDeepgram) -> None:
-    clip = speech.make_clip(["hello there my friend"], lead=0.3, tail=1.2)
+    clip = speech.make_speech_clip(["hello there my friend"], lead=0.3, tail=1.2)
     stt = deepgram.STT(api_key=fake.API_KEY, base_url=dg_server.base_url)
     tts = deepgram.TTS(api_key=fake.API_KEY, base_url=dg_server.base_url)
-    llm = FakeLLM([REPLY])
-    session: AgentSession[None] = AgentSession(
-        stt=stt,
-        tts=tts,
-        llm=llm,
-        vad=FakeVAD(),
-        turn_detection="stt",
-        min_endpointing_delay=0.2,
-        user_away_timeout=None,
-    )
-    audio_in = QueueAudioInput()
-    audio_out = MemoryAudioOutput()
-    text_out = MemoryTextOutput()
-    session.input.audio = audio_in
-    session.output.audio = audio_out
-    session.output.transcription = text_out
-    done = asyncio.Event()
+    try:
+        turn = await run_voice_turn(stt=stt, tts=tts, audio=clip.frames(), reply=REPLY)
+    finally:
+        await stt.aclose()
+        await tts.aclose()
 
-    @session.on("conversation_item_added")
-    def _added(ev: object) -> None:
-        item = getattr(ev, "item", None)
-        if getattr(item, "role", None) == "assistant":
-            done.set()
-
-    await session.start(Agent(instructions="answer briefly"))
-    audio_in.push(clip.frames())
-    await asyncio.wait_for(done.wait(), 20)
-
-    messages = [
-        (item.role, item.text_content)
-        for item in session.history.items
-        if item.type == "message" and item.role in ("user", "assistant")
-    ]
-    assert messages == [("user", "hello there my friend"), ("assistant", REPLY)]
-    assert "hello there my friend" in str(llm.calls[0].chat_ctx.items[-1].content)
-    played = audio_out.played_audio()
+    assert turn.messages == [("user", "hello there my friend"), ("assistant", REPLY)]
+    heard = turn.llm.calls[0].chat_ctx.items[-1]
+    assert heard.type == "message" and "hello there my friend" in str(heard.content)
+    played = turn.played
     assert played is not None
     expected = len(speech.espeak_pcm(REPLY)) / 2 / speech.ESPEAK_RATE
     assert played.duration == pytest.approx(expected, abs=0.3)
     # the STT went over the live websocket, the TTS over the speak websocket
     paths = [c.path for c in dg_server.connections]
     assert "/v1/listen" in paths and "/v1/speak" in paths
-    await session.aclose()
-    await stt.aclose()
-    await tts.aclose()

@@ -21,31 +21,21 @@ import asyncio
 import io
 import json
 import math
-import threading
 import wave
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import vx_dg_speech as speech
 from aiohttp import WSMsgType, web
+
+from voxlane.agents.testing import speech
+from voxlane.agents.testing.fake_server import FakeProviderServer
+from voxlane.agents.testing.fake_server import Fault as Fault  # tests use fake.Fault
 
 API_KEY = "dg-test-key"
 UTTERANCE_GAP = 0.4
 INTERIM_EVERY = 0.3
 SILENCE_FINAL_EVERY = 1.0
-
-
-@dataclass
-class Fault:
-    """``kind``: "status" (``status``), "drop" (after ``seconds`` of audio or ``chunks`` audio
-    messages), "hang" (accept, then never answer), "malformed" (junk frames, then normal)."""
-
-    kind: str
-    status: int = 500
-    seconds: float = 0.0
-    chunks: int = 0
 
 
 @dataclass
@@ -58,64 +48,22 @@ class Connection:
     closed_by_server: bool = False
 
 
-class FakeDeepgram:
+class FakeDeepgram(FakeProviderServer):
     def __init__(self, script: list[str] | None = None) -> None:
+        super().__init__(name="Deepgram", fault_routes=("listen", "speak"), base_path="/v1")
         self.script = list(script or [])
         self.script_pos = 0
-        self.faults: dict[str, deque[Fault]] = {"listen": deque(), "speak": deque()}
         self.connections: list[Connection] = []
         self.rest_requests: list[Connection] = []
         self.idle_timeout: float | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread
-        self._ready = threading.Event()
-        self._stopping = asyncio.Event()
-        self.port = 0
 
     # -- control ------------------------------------------------------------------------------
 
-    def fail_next(self, route: str, fault: Fault, times: int = 1) -> None:
-        for _ in range(times):
-            self.faults[route].append(fault)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    async def start(self) -> None:
-        """Serve on 127.0.0.1 from a thread of its own, so the server's tasks are not the
-        client's (the conformance kit checks that the client leaves no task behind)."""
-        self._thread = threading.Thread(target=self._serve, name="fake-deepgram", daemon=True)
-        self._thread.start()
-        await asyncio.to_thread(self._ready.wait, 10)
-        if not self.port:
-            raise RuntimeError("the fake Deepgram server did not start")
-
-    def _serve(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/v1/listen", self._listen_ws)
         app.router.add_post("/v1/listen", self._listen_rest)
         app.router.add_get("/v1/speak", self._speak_ws)
         app.router.add_post("/v1/speak", self._speak_rest)
-        runner = web.AppRunner(app, shutdown_timeout=1.0)
-        loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._ready.set()
-        loop.run_forever()
-        loop.run_until_complete(runner.cleanup())
-        loop.close()
-
-    async def stop(self) -> None:
-        if self._loop is None:
-            return
-        self._loop.call_soon_threadsafe(self._stopping.set)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        await asyncio.to_thread(self._thread.join, 10)
 
     # -- shared -------------------------------------------------------------------------------
 
@@ -124,7 +72,7 @@ class FakeDeepgram:
             return None, web.json_response(
                 {"err_code": "INVALID_AUTH", "err_msg": "Invalid credentials."}, status=401
             )
-        fault = self.faults[route].popleft() if self.faults[route] else None
+        fault = self.take_fault(route)
         if fault is not None and fault.kind == "status":
             headers = {"Retry-After": "0"} if fault.status == 429 else {}
             return None, web.json_response(
@@ -206,14 +154,14 @@ class FakeDeepgram:
         if refusal is not None:
             return refusal
         if fault is not None and fault.kind == "hang":
-            await self._stopping.wait()
+            await self.stopping.wait()
         body = await request.read()
         with wave.open(io.BytesIO(body), "rb") as w:
             rate = w.getframerate()
             pcm = w.readframes(w.getnframes())
         if fault is not None and fault.kind == "malformed":
             return web.Response(text="{not json", content_type="application/json")
-        spans = speech.segments(pcm, rate, UTTERANCE_GAP)
+        spans = speech.speech_spans(pcm, rate, UTTERANCE_GAP)
         words: list[dict[str, Any]] = []
         for i, span in enumerate(spans):
             text = self.script[i] if i < len(self.script) else ""
@@ -274,7 +222,7 @@ class FakeDeepgram:
             elif kind == "Flush":
                 if fault is not None and fault.kind == "hang":
                     continue
-                pcm = await tts_audio(pending, rate)
+                pcm = await asyncio.to_thread(speech.spoken_pcm, pending, rate)
                 pending = ""
                 for i in range(0, len(pcm), rate // 10 * 2):
                     if fault is not None and fault.kind == "drop" and chunks_sent >= fault.chunks:
@@ -300,10 +248,10 @@ class FakeDeepgram:
         if refusal is not None:
             return refusal
         if fault is not None and fault.kind == "hang":
-            await self._stopping.wait()
+            await self.stopping.wait()
         body = await request.json()
         rate = int(request.query.get("sample_rate", "24000"))
-        pcm = await tts_audio(body["text"], rate)
+        pcm = await asyncio.to_thread(speech.spoken_pcm, body["text"], rate)
         resp = web.StreamResponse(headers={"Content-Type": "audio/l16", "dg-request-id": "rq-1"})
         await resp.prepare(request)
         step = rate // 10 * 2
@@ -314,11 +262,6 @@ class FakeDeepgram:
             await resp.write(pcm[i : i + step])
         await resp.write_eof()
         return resp
-
-
-async def tts_audio(text: str, rate: int) -> bytes:
-    pcm = await asyncio.to_thread(speech.espeak_pcm, text)
-    return speech.resample(pcm, speech.ESPEAK_RATE, rate)
 
 
 def _words(words: list[str], start: float, end: float) -> list[dict[str, Any]]:
@@ -402,18 +345,18 @@ class _LiveSession:
 
     async def feed(self, data: bytes) -> None:
         self.buf += data
-        step = int(self.rate * speech.WINDOW) * 2
+        step = int(self.rate * speech.ANALYSIS_WINDOW) * 2
         while len(self.buf) >= step:
             window, self.buf = self.buf[:step], self.buf[step:]
             x = np.frombuffer(window, dtype=np.int16).astype(np.float64)
             loud = math.sqrt(float(np.mean(x**2))) > speech.LOUD_RMS
             await self._window(loud)
-            self.position += speech.WINDOW
+            self.position += speech.ANALYSIS_WINDOW
 
     async def _window(self, loud: bool) -> None:
         t = self.position
         if loud:
-            self.last_loud = t + speech.WINDOW
+            self.last_loud = t + speech.ANALYSIS_WINDOW
             if not self.in_speech:
                 self.in_speech = True
                 self.speech_start = t
@@ -438,7 +381,7 @@ class _LiveSession:
                     speech_final=False,
                 )
         else:
-            end = t + speech.WINDOW
+            end = t + speech.ANALYSIS_WINDOW
             if end - self.final_end >= SILENCE_FINAL_EVERY:
                 await self._results([], self.final_end, end, final=True, speech_final=False)
                 self.final_end = end
