@@ -86,8 +86,9 @@ class ProcPool:
         self._executors.discard(ex)
         if ex in self._warm:
             self._warm.remove(ex)
-            logger.warning("an idle job process exited (exit outcome unknown); replacing it")
-            self._fill()
+            if not self._closed:  # during shutdown idle processes end on purpose
+                logger.warning("an idle job process exited (exit outcome unknown); replacing it")
+                self._fill()
         if ex.running_job is not None and self._on_job_ended is not None:
             self._on_job_ended(ex)
 
