@@ -21,11 +21,19 @@ from typing import Any
 import aiohttp
 
 from voxlane.agents import tts
-from voxlane.agents._exceptions import APIConnectionError, APIStatusError, APITimeoutError
+from voxlane.agents._exceptions import (
+    APIError,
+    APIStatusError,
+)
 from voxlane.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 from voxlane.agents.utils.misc import shortuuid
 from voxlane.agents.utils.pcm import PcmResampler, pick_sample_rate
 from voxlane.agents.utils.provider import LazyHTTPSession, WebSocket, http_url, ws_url
+from voxlane.agents.utils.speech_transport import (
+    receive_json,
+    run_duplex,
+    stream_pcm_response,
+)
 from voxlane.agents.utils.ws_pool import WSPool
 
 from ._utils import API, DEFAULT_BASE_URL, auth_headers
@@ -172,28 +180,19 @@ class ChunkedStream(tts.ChunkedStream):
 
     async def _run(self, output_emitter: tts.AudioEmitter) -> None:
         opts = self._ct._opts
-        resampler = PcmResampler(opts.provider_rate, opts.sample_rate)
-        timeout = self._conn_options.timeout
-        try:
-            async with self._ct._http_session.get().post(
-                http_url(self._ct._base_url, "/tts/bytes"),
-                json=opts.request(self._input_text),
-                headers=auth_headers(self._ct._api_key),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
-            ) as resp:
-                await API.raise_for_response(resp, "TTS")
-                output_emitter.initialize(
-                    request_id=resp.headers.get("x-request-id") or shortuuid("ct_"),
-                    sample_rate=opts.sample_rate,
-                    num_channels=1,
-                    mime_type="audio/pcm",
-                )
-                async for chunk in resp.content.iter_chunked(4096):
-                    output_emitter.push(resampler.push(chunk))
-                output_emitter.push(resampler.flush())
-        except Exception as e:
-            raise API.map_error(e, "TTS", timeout) from e
-        output_emitter.flush()
+        await stream_pcm_response(
+            API,
+            self._ct._http_session.get(),
+            http_url(self._ct._base_url, "/tts/bytes"),
+            emitter=output_emitter,
+            json_body=opts.request(self._input_text),
+            headers=auth_headers(self._ct._api_key),
+            timeout=self._conn_options.timeout,
+            what="TTS",
+            provider_rate=opts.provider_rate,
+            sample_rate=opts.sample_rate,
+            request_id_prefix="ct_",
+        )
 
 
 @dataclass
@@ -220,27 +219,19 @@ class SynthesizeStream(tts.SynthesizeStream):
             stream=True,
         )
         timeout = self._conn_options.timeout
-        ws = await self._ct._pool.acquire(timeout)
-        clean = False
         contexts: asyncio.Queue[_Context | None] = asyncio.Queue()
         by_id: dict[str, _Context] = {}
         try:
-            sender = asyncio.create_task(
-                self._send(ws, opts, contexts, by_id), name="cartesia-tts-send"
-            )
-            try:
-                await self._receive(ws, opts, contexts, by_id, output_emitter, timeout)
-                await sender
-            finally:
-                sender.cancel()
-                await asyncio.gather(sender, return_exceptions=True)
-            clean = True
-        except (APIStatusError, APIConnectionError):
+            async with self._ct._pool.connection(timeout) as ws:
+                await run_duplex(
+                    lambda: self._send(ws, opts, contexts, by_id),
+                    lambda: self._receive(ws, opts, contexts, by_id, output_emitter, timeout),
+                    name="cartesia-tts-send",
+                )
+        except APIError:
             raise
         except Exception as e:
             raise API.map_error(e, "TTS websocket", timeout) from e
-        finally:
-            await self._ct._pool.release(ws, reuse=clean)
 
     async def _send(
         self,
@@ -308,24 +299,7 @@ class SynthesizeStream(tts.SynthesizeStream):
                     break
 
     async def _next_message(self, ws: WebSocket, timeout: float) -> dict[str, Any] | None:
-        try:
-            msg = await asyncio.wait_for(ws.receive(), timeout)
-        except asyncio.TimeoutError:
-            raise APITimeoutError(f"Cartesia TTS: no answer for {timeout} s") from None
-        if msg.type in _CLOSED or msg.type == aiohttp.WSMsgType.ERROR:
-            raise APIConnectionError(
-                f"Cartesia closed the TTS websocket mid-synthesis (code {ws.close_code})"
-            )
-        if msg.type != aiohttp.WSMsgType.TEXT:
-            return None
-        try:
-            data = json.loads(msg.data)
-            if not isinstance(data, dict):
-                raise ValueError("not a JSON object")
-        except ValueError:
-            logger.warning("cartesia: ignoring a malformed TTS message: %.80r", msg.data)
-            return None
-        return data
+        return await receive_json(ws, timeout, provider="Cartesia", what="TTS", logger=logger)
 
     def _handle(
         self,

@@ -15,11 +15,17 @@ from dataclasses import dataclass
 import aiohttp
 
 from voxlane.agents import tts
-from voxlane.agents._exceptions import APIConnectionError, APIStatusError, APITimeoutError
+from voxlane.agents._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+)
 from voxlane.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 from voxlane.agents.utils.misc import shortuuid
 from voxlane.agents.utils.pcm import PcmResampler, pick_sample_rate
 from voxlane.agents.utils.provider import LazyHTTPSession, WebSocket, http_url, ws_url
+from voxlane.agents.utils.speech_transport import run_duplex, stream_pcm_response
 from voxlane.agents.utils.ws_pool import WSPool
 
 from ._utils import API, DEFAULT_BASE_URL, auth_headers
@@ -139,28 +145,19 @@ class ChunkedStream(tts.ChunkedStream):
     async def _run(self, output_emitter: tts.AudioEmitter) -> None:
         opts = self._dg._opts
         url = http_url(self._dg._base_url, "/speak", {**opts.params(), "container": "none"})
-        resampler = PcmResampler(opts.provider_rate, opts.sample_rate)
-        timeout = self._conn_options.timeout
-        try:
-            async with self._dg._http_session.get().post(
-                url,
-                json={"text": self._input_text},
-                headers=auth_headers(self._dg._api_key),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
-            ) as resp:
-                await API.raise_for_response(resp, "speak")
-                output_emitter.initialize(
-                    request_id=resp.headers.get("dg-request-id") or shortuuid("dg_"),
-                    sample_rate=opts.sample_rate,
-                    num_channels=1,
-                    mime_type="audio/pcm",
-                )
-                async for chunk in resp.content.iter_chunked(4096):
-                    output_emitter.push(resampler.push(chunk))
-                output_emitter.push(resampler.flush())
-        except Exception as e:
-            raise API.map_error(e, "speak", timeout) from e
-        output_emitter.flush()
+        await stream_pcm_response(
+            API,
+            self._dg._http_session.get(),
+            url,
+            emitter=output_emitter,
+            json_body={"text": self._input_text},
+            headers=auth_headers(self._dg._api_key),
+            timeout=self._conn_options.timeout,
+            what="speak",
+            provider_rate=opts.provider_rate,
+            sample_rate=opts.sample_rate,
+            request_id_prefix="dg_",
+        )
 
 
 class SynthesizeStream(tts.SynthesizeStream):
@@ -181,25 +178,19 @@ class SynthesizeStream(tts.SynthesizeStream):
             stream=True,
         )
         timeout = self._conn_options.timeout
-        ws = await self._dg._pool.acquire(timeout)
-        clean = False
         # segments whose text was sent, in order; None once the input ended
         segments: asyncio.Queue[str | None] = asyncio.Queue()
         try:
-            sender = asyncio.create_task(self._send(ws, segments), name="deepgram-tts-send")
-            try:
-                await self._receive(ws, segments, output_emitter, opts, timeout)
-                await sender
-            finally:
-                sender.cancel()
-                await asyncio.gather(sender, return_exceptions=True)
-            clean = True
-        except (APIStatusError, APIConnectionError):
+            async with self._dg._pool.connection(timeout) as ws:
+                await run_duplex(
+                    lambda: self._send(ws, segments),
+                    lambda: self._receive(ws, segments, output_emitter, opts, timeout),
+                    name="deepgram-tts-send",
+                )
+        except APIError:
             raise
         except Exception as e:
             raise API.map_error(e, "speak websocket", timeout) from e
-        finally:
-            await self._dg._pool.release(ws, reuse=clean)
 
     async def _send(self, ws: WebSocket, segments: asyncio.Queue[str | None]) -> None:
         segment_open = False

@@ -1,0 +1,149 @@
+"""Transport loops hosted speech plugins repeat: PCM over HTTP, a websocket duplex, JSON frames.
+
+- :func:`stream_pcm_response` pushes a streamed raw-PCM HTTP answer into a TTS ``AudioEmitter``
+  (resampled to the output rate), mapping failures to the ``APIError`` family;
+- :func:`run_duplex` sends on a websocket from one task while the caller receives, so a stream
+  keeps reading audio while text is still being pushed;
+- :func:`receive_json` reads the next JSON object from a websocket, with a timeout and the
+  provider's name in every error, skipping (and logging) malformed frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from .._exceptions import APIConnectionError, APIStatusError, APITimeoutError
+from .misc import shortuuid
+from .pcm import PcmResampler
+from .provider import ProviderAPI, WebSocket
+
+if TYPE_CHECKING:
+    from ..tts import AudioEmitter
+
+__all__ = ["receive_json", "run_duplex", "stream_pcm_response"]
+
+_CLOSED = (
+    aiohttp.WSMsgType.CLOSE,
+    aiohttp.WSMsgType.CLOSING,
+    aiohttp.WSMsgType.CLOSED,
+    aiohttp.WSMsgType.ERROR,
+)
+
+
+async def stream_pcm_response(
+    api: ProviderAPI,
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    emitter: AudioEmitter,
+    json_body: Mapping[str, Any],
+    headers: Mapping[str, str],
+    timeout: float,
+    what: str,
+    provider_rate: int,
+    sample_rate: int,
+    request_id_prefix: str,
+    chunk_size: int = 4096,
+) -> None:
+    """POST ``json_body`` to ``url`` and push the raw 16-bit mono PCM answer into ``emitter``.
+
+    The audio is resampled from ``provider_rate`` to ``sample_rate`` as it streams in; the
+    emitter is initialized with the answer's request id (``api.request_id_header``) or a new
+    ``request_id_prefix`` id, and flushed at the end. Connection and read stalls longer than
+    ``timeout`` seconds, HTTP errors and transport failures raise ``APIError``s naming ``what``.
+    """
+    resampler = PcmResampler(provider_rate, sample_rate)
+    try:
+        async with session.post(
+            url,
+            json=dict(json_body),
+            headers=dict(headers),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
+        ) as resp:
+            await api.raise_for_response(resp, what)
+            request_id = None
+            if api.request_id_header is not None:
+                request_id = resp.headers.get(api.request_id_header)
+            emitter.initialize(
+                request_id=request_id or shortuuid(request_id_prefix),
+                sample_rate=sample_rate,
+                num_channels=1,
+                mime_type="audio/pcm",
+            )
+            async for chunk in resp.content.iter_chunked(chunk_size):
+                emitter.push(resampler.push(chunk))
+            emitter.push(resampler.flush())
+    except Exception as e:
+        raise api.map_error(e, what, timeout) from e
+    emitter.flush()
+
+
+async def run_duplex(
+    send: Callable[[], Coroutine[Any, Any, None]],
+    receive: Callable[[], Awaitable[None]],
+    *,
+    name: str,
+) -> None:
+    """Run ``send()`` in a task named ``name`` while awaiting ``receive()``, then the sender.
+
+    ``receive`` decides when the exchange is over; an error in either is raised, and the
+    sender is always cancelled and awaited before this returns.
+    """
+    sender = asyncio.create_task(send(), name=name)
+    try:
+        await receive()
+        await sender
+    finally:
+        sender.cancel()
+        await asyncio.gather(sender, return_exceptions=True)
+
+
+async def receive_json(
+    ws: WebSocket,
+    timeout: float,
+    *,
+    provider: str,
+    what: str,
+    logger: logging.Logger,
+    policy_violation_is_status: bool = False,
+) -> dict[str, Any] | None:
+    """The next JSON object on a synthesis stream's ``ws``; ``None`` for a non-text or
+    malformed frame (logged).
+
+    Raises ``APITimeoutError`` when nothing arrives within ``timeout`` seconds and
+    ``APIConnectionError`` when the socket closes; with ``policy_violation_is_status``, a close
+    with code 1008 (the provider refused what it was sent) raises ``APIStatusError`` 400 instead,
+    which is not retried.
+    """
+    try:
+        msg = await asyncio.wait_for(ws.receive(), timeout)
+    except asyncio.TimeoutError:
+        raise APITimeoutError(f"{provider} {what}: no answer for {timeout} s") from None
+    if msg.type in _CLOSED:
+        if policy_violation_is_status and ws.close_code == 1008:
+            reason = msg.extra if isinstance(msg.extra, str) else ""
+            raise APIStatusError(
+                f"{provider} closed the {what} websocket (policy violation): {reason}",
+                status_code=400,
+            )
+        raise APIConnectionError(
+            f"{provider} closed the {what} websocket mid-synthesis (code {ws.close_code})"
+        )
+    if msg.type != aiohttp.WSMsgType.TEXT:
+        return None
+    try:
+        data = json.loads(msg.data)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        logger.warning(
+            "%s: ignoring a malformed %s message: %.80r", provider.lower(), what, msg.data
+        )
+        return None
+    return data
