@@ -365,3 +365,40 @@ async def test_room_io_sync_transcription_off_publishes_the_text_at_once() -> No
 
     with pytest.raises(ValueError, match="transcription_speed_factor must be > 0"):
         RoomOutputOptions(transcription_speed_factor=0)
+
+
+async def test_room_io_moves_to_the_next_human_and_closes_when_all_left() -> None:
+    room = IORoom()
+    session = _make_session()
+    closed = asyncio.Event()
+    session.on("close", lambda ev: closed.set())
+    room_io = RoomIO(session, room, audio_stream_factory=fake_track_frames)
+    await room_io.start()
+    await session.start(Agent(instructions="test"))
+    room.join_with_mic("alice")
+    room.join_with_mic("bob")
+    room.add_participant(FakeParticipant("helper", rtc.ParticipantKind.PARTICIPANT_KIND_AGENT))
+    assert room_io.linked_participant.identity == "alice"
+
+    # the linked user leaves while another human is still there: RoomIO follows bob
+    room.remove_participant("alice")
+    await asyncio.sleep(0.1)
+    assert room_io.linked_participant is not None
+    assert room_io.linked_participant.identity == "bob"
+    assert not closed.is_set()
+    # bob's microphone is now the session's audio input
+    audio_in = session.input.audio
+    assert isinstance(audio_in, ParticipantAudioInput) and audio_in.track_sid == "TR_bob"
+    # bob republishes his microphone: the old track goes, the new one is read
+    old_track = room.remote_participants["bob"].publications["TR_bob"].track
+    new_track = FakeAudioTrack("TR_bob_2")
+    room.emit("track_unsubscribed", old_track, None, room.remote_participants["bob"])
+    room.emit("track_subscribed", new_track, None, room.remote_participants["bob"])
+    await asyncio.sleep(0.1)
+    assert audio_in.track_sid == "TR_bob_2"
+
+    # the last human leaves (another agent does not count): the session closes
+    room.remove_participant("bob")
+    await asyncio.wait_for(closed.wait(), 20)
+    assert room_io.linked_participant is None
+    await room_io.aclose()

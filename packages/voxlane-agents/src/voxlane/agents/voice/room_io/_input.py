@@ -68,10 +68,17 @@ class ParticipantAudioInput(AudioInput):
         self._track_sid = getattr(track, "sid", None)
         self._task = asyncio.create_task(self._read(track))
 
-    async def detach(self) -> None:
-        await cancel_and_wait(self._task)
+    def stop_reading(self) -> None:
+        """Stop reading the current track at once (before another one may be attached)."""
+        if self._task is not None:
+            self._task.cancel()
         self._task = None
         self._track_sid = None
+
+    async def detach(self) -> None:
+        task, self._task = self._task, None
+        self._track_sid = None
+        await cancel_and_wait(task)
 
     async def _read(self, track: Any) -> None:
         resampler: rtc.AudioResampler | None = None

@@ -207,7 +207,8 @@ class RoomIO:
             return
         self._linked = None
         if self._audio_in is not None:
-            self._spawn(self._audio_in.detach())
+            # synchronously: the next participant's track may be attached right below
+            self._audio_in.stop_reading()
         for other in list(self._room.remote_participants.values()):
             if other.identity != p.identity and self._accepts(other):
                 self._link(other)
@@ -226,7 +227,7 @@ class RoomIO:
 
     def _on_track_unsubscribed(self, track: Any, publication: Any, participant: Any) -> None:
         if self._audio_in is not None and getattr(track, "sid", None) == self._audio_in.track_sid:
-            self._spawn(self._audio_in.detach())
+            self._audio_in.stop_reading()
 
     # -- text and state ---------------------------------------------------------------------
 
