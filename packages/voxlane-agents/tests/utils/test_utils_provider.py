@@ -240,3 +240,21 @@ async def test_lazy_session_is_made_on_first_use_and_closed_only_when_owned() ->
     assert replacement is not shared and borrowed.owned
     await borrowed.aclose()
     assert replacement.closed
+
+
+def test_parse_retry_after_reads_ms_seconds_and_dates() -> None:
+    from email.utils import formatdate
+    from time import time
+
+    from multidict import CIMultiDict
+
+    from voxlane.agents.utils.provider import parse_retry_after
+
+    assert parse_retry_after(None) is None
+    assert parse_retry_after(CIMultiDict()) is None
+    assert parse_retry_after(CIMultiDict({"Retry-After-Ms": "1500", "Retry-After": "9"})) == 1.5
+    assert parse_retry_after(CIMultiDict({"Retry-After": "2"})) == 2.0
+    assert parse_retry_after(CIMultiDict({"Retry-After": "-4"})) == 0.0
+    assert parse_retry_after(CIMultiDict({"Retry-After": "soon"})) is None
+    later = parse_retry_after(CIMultiDict({"Retry-After": formatdate(time() + 120, usegmt=True)}))
+    assert later is not None and 100 < later <= 120

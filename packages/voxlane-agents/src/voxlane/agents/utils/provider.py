@@ -30,8 +30,10 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +48,7 @@ __all__ = [
     "ProviderAPI",
     "WebSocket",
     "http_url",
+    "parse_retry_after",
     "query_items",
     "ws_url",
 ]
@@ -96,17 +99,32 @@ def _join(scheme: str, parts: SplitResult, path: str, params: Mapping[str, Any] 
     return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + path, query, ""))
 
 
-def _retry_after(headers: Mapping[str, str] | None) -> float | None:
-    """The ``Retry-After`` header in seconds, when there is one and it is a number."""
+def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds to wait before retrying, from ``retry-after-ms`` or ``retry-after`` (seconds or
+    an HTTP date); ``None`` when absent or unreadable, never negative.
+
+    ``headers`` should be case-insensitive (aiohttp and httpx headers are).
+    """
     if not headers:
         return None
-    value = headers.get("Retry-After")
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return max(float(ms) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
     if value is None:
         return None
     try:
-        return float(value)
+        return max(float(value), 0.0)
     except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    return max(when.timestamp() - time.time(), 0.0)
 
 
 @dataclass(frozen=True)
@@ -212,7 +230,7 @@ class ProviderAPI:
             status_code=resp.status,
             request_id=self._request_id(resp.headers),
             body=body,
-            retry_after=_retry_after(resp.headers),
+            retry_after=parse_retry_after(resp.headers),
         )
 
     def map_error(self, e: BaseException, what: str, timeout: float) -> APIError:
@@ -230,7 +248,7 @@ class ProviderAPI:
                 + (f" ({e.message})" if e.message else ""),
                 status_code=e.status,
                 request_id=self._request_id(headers),
-                retry_after=_retry_after(headers),
+                retry_after=parse_retry_after(headers),
             )
         if isinstance(e, aiohttp.ClientResponseError):
             return APIStatusError(

@@ -7,9 +7,7 @@ status is recovered from the error type in the body (e.g. ``overloaded_error`` i
 
 from __future__ import annotations
 
-import email.utils
 import json
-import time
 from typing import Any
 
 import httpx2
@@ -22,6 +20,7 @@ from voxlane.agents._exceptions import (
     APIStatusError,
     APITimeoutError,
 )
+from voxlane.agents.utils.provider import parse_retry_after
 
 _STATUS_BY_ERROR_TYPE = {
     "invalid_request_error": 400,
@@ -35,30 +34,6 @@ _STATUS_BY_ERROR_TYPE = {
     "timeout_error": 504,
     "overloaded_error": 529,
 }
-
-
-def parse_retry_after(headers: httpx2.Headers | None) -> float | None:
-    """Seconds from ``retry-after-ms`` / ``retry-after`` (seconds or an HTTP date)."""
-    if headers is None:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms is not None:
-        try:
-            return max(float(ms) / 1000.0, 0.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
 
 
 def _error_fields(body: Any) -> tuple[str | None, str | None]:

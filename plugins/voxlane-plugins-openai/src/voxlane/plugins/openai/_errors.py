@@ -6,9 +6,7 @@ policy; every failure therefore has to arrive here with the right ``retryable`` 
 
 from __future__ import annotations
 
-import email.utils
 import json
-import time
 
 import httpx2
 import pydantic
@@ -20,30 +18,7 @@ from voxlane.agents._exceptions import (
     APIStatusError,
     APITimeoutError,
 )
-
-
-def parse_retry_after(headers: httpx2.Headers | None) -> float | None:
-    """Seconds to wait according to ``retry-after-ms`` / ``retry-after`` (seconds or a date)."""
-    if headers is None:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms is not None:
-        try:
-            return max(float(ms) / 1000.0, 0.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
+from voxlane.agents.utils.provider import parse_retry_after
 
 
 def _status_message(e: openai.APIStatusError, what: str) -> str:
