@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import importlib
 import json
 import logging
@@ -55,6 +56,7 @@ class Clock:
         self.measure_to = 0.0
         self.late_s = 0.05
         self.lateness: list[float] = []
+        self.late_due: list[float] = []
         self.frames = 0
         self.late = 0
 
@@ -88,6 +90,7 @@ class WavLoopInput(io.AudioInput):
             clock.lateness.append(lateness)
             if lateness > clock.late_s:
                 clock.late += 1
+                clock.late_due.append(due)
         start = self._pos
         end = start + self._spf
         if end <= self._total:
@@ -170,6 +173,32 @@ def read_wav(path: Path) -> tuple[bytes, int]:
         return w.readframes(w.getnframes()), w.getframerate()
 
 
+class GcPauses:
+    """Durations of the garbage collector's passes (a stall every session feels at once)."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []
+        self._start = 0.0
+        self.recording = False
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        elif self.recording:
+            self.pauses.append((int(info.get("generation", -1)), time.perf_counter() - self._start))
+
+
+def stall_count(late_due: list[float], gap: float = 0.1) -> int:
+    """Distinct moments with late frames (late frames within ``gap`` s are one stall)."""
+    count = 0
+    last = -1e9
+    for due in sorted(late_due):
+        if due - last > gap:
+            count += 1
+        last = due
+    return count
+
+
 def cpu_seconds() -> float:
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
@@ -217,9 +246,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     clock.go.set()
     await asyncio.sleep(clock.measure_from - time.perf_counter())
     replies_before = sum(replies)
+    gc_pauses = GcPauses()
+    gc.callbacks.append(gc_pauses)
+    gc_pauses.recording = True
+    switches0 = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
     cpu0, wall0 = cpu_seconds(), time.perf_counter()
     await asyncio.sleep(max(0.0, clock.measure_to - time.perf_counter()))
     cpu1, wall1 = cpu_seconds(), time.perf_counter()
+    switches1 = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
+    gc_pauses.recording = False
+    gc.callbacks.remove(gc_pauses)
     replies_in_window = sum(replies) - replies_before
     rss = rss_mb()
 
@@ -251,6 +287,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "replies_in_window": replies_in_window,
         "replies_expected": expected,
         "rss_mb": rss,
+        "stalls": stall_count(clock.late_due),
+        "gc_passes": len(gc_pauses.pauses),
+        "gc_max_pause_ms": max((d for _, d in gc_pauses.pauses), default=0.0) * 1000,
+        "involuntary_context_switches": switches1 - switches0,
     }
 
 

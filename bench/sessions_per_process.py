@@ -5,8 +5,10 @@ looped from a 16 kHz WAV), VAD turn detection, fake STT/LLM/TTS (see ``_sessions
 For each framework, N is doubled from ``--start`` until a run fails, then bisected. A run passes
 when under 0.1% of the audio frames are late (pulled from the input more than 50 ms after they
 are due: 2.5 frames, less than a usual jitter buffer) and the sessions answered at least 80% of
-the sentences they heard. Each probe runs ``--duration`` seconds (20 by default) in a fresh
-process; the number of probes is bounded.
+the sentences they heard. Each probe runs ``--duration`` seconds (30 by default) in a fresh
+process; the number of probes is bounded. A process-wide stall (a long GC pass, or the process
+preempted by another one) makes every session late at once, so each probe also reports the
+number of distinct stalls, the longest GC pass and the involuntary context switches.
 
     uv run --all-packages --all-extras python bench/sessions_per_process.py [--quick]
         [--no-livekit] [--duration S] [--max-probes K]
@@ -14,6 +16,7 @@ process; the number of probes is bounded.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import wave
@@ -114,7 +117,9 @@ def probe(fw: str, n: int, wav: Path, speech_end: float, duration: float) -> dic
         "--late-ms",
         str(LATE_MS),
     ]
+    load_before = os.getloadavg()[0]
     res = run_side(fw, SCENARIO, args, timeout=120 + duration + n * 0.5)
+    res["loadavg_1min_before"] = load_before
     res["passed"] = (
         res["late_fraction"] < LATE_FRACTION_MAX
         and res["replies_in_window"] >= REPLY_FRACTION_MIN * res["replies_expected"]
@@ -123,7 +128,9 @@ def probe(fw: str, n: int, wav: Path, speech_end: float, duration: float) -> dic
         f"  {fw:8s} N={n:4d}: late {res['late_frames']}/{res['frames']} "
         f"(p99 {fmt(res['lateness_p99_ms'], 1)} ms), replies {res['replies_in_window']}/"
         f"{res['replies_expected']:.0f}, CPU {res['cpu_cores_used']:.2f} cores, "
-        f"RSS {res['rss_mb']:.0f} MB -> {'pass' if res['passed'] else 'FAIL'}",
+        f"RSS {res['rss_mb']:.0f} MB, {res['stalls']} stalls, GC max "
+        f"{res['gc_max_pause_ms']:.0f} ms, {res['involuntary_context_switches']} preemptions, "
+        f"load {load_before:.1f} -> {'pass' if res['passed'] else 'FAIL'}",
         flush=True,
     )
     return res
@@ -160,12 +167,12 @@ def search(
 
 def main() -> None:
     parser = common_parser(__doc__ or "")
-    parser.add_argument("--duration", type=float, default=0.0, help="seconds per probe (20)")
+    parser.add_argument("--duration", type=float, default=0.0, help="seconds per probe (30)")
     parser.add_argument("--start", type=int, default=0, help="first N (32; quick 8)")
     parser.add_argument("--cap", type=int, default=512, help="largest N tried")
     parser.add_argument("--max-probes", type=int, default=0, help="probes per framework (6)")
     args = parser.parse_args()
-    duration = args.duration or (6.0 if args.quick else 20.0)
+    duration = args.duration or (6.0 if args.quick else 30.0)
     start = args.start or (8 if args.quick else 32)
     max_probes = args.max_probes or (3 if args.quick else 6)
     if duration <= 0 or start < 1 or args.cap < start or max_probes < 1:
