@@ -54,7 +54,13 @@ from .events import (
 from .generation import node_output
 from .playback import play_speech
 from .speech_handle import SpeechHandle
-from .tool_loop import _execute_tools, _wait_authorized, record_tool_outputs, reply_required
+from .tool_loop import (
+    _execute_tools,
+    _wait_authorized,
+    record_tool_outputs,
+    reply_required,
+    tool_steps_exhausted,
+)
 
 if TYPE_CHECKING:
     from .agent_activity import AgentActivity
@@ -474,6 +480,9 @@ class RealtimeBridge:
             or speech.interrupted
             or self._model.capabilities.auto_tool_reply_generation
         ):
+            speech._mark_done()
+            return
+        if tool_steps_exhausted(activity, speech, step):
             speech._mark_done()
             return
         next_step = step + 1

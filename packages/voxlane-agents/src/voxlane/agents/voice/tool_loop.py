@@ -250,6 +250,25 @@ def reply_required(outputs: list[ToolExecutionOutput], ev: FunctionToolsExecuted
     return any(o.reply_required for o in outputs)
 
 
+def tool_steps_exhausted(activity: AgentActivity, speech: SpeechHandle, step: int) -> bool:
+    """Whether step ``step`` was the last one allowed by ``max_tool_steps``.
+
+    That step ran with tool_choice="none"; a model that called tools anyway gets no further
+    step (its outputs stay recorded), so a model ignoring tool_choice cannot loop forever.
+    """
+    max_steps = activity.session.options.max_tool_steps
+    if step < max_steps:
+        return False
+    logger.warning(
+        "speech %s: the LLM called tools after max_tool_steps (%d) was reached; the tool "
+        "outputs are recorded but not answered (raise AgentSession(max_tool_steps=...) if the "
+        "agent needs more steps)",
+        speech.id,
+        max_steps,
+    )
+    return True
+
+
 async def _after_tools(
     activity: AgentActivity,
     speech: SpeechHandle,
@@ -263,6 +282,9 @@ async def _after_tools(
     ev, tool_items, new_agent = record_tool_outputs(activity, speech, outputs)
     new_items = [*new_items, *tool_items]
     if not reply_required(outputs, ev) or activity._closed or speech.interrupted:
+        speech._mark_done()
+        return
+    if tool_steps_exhausted(activity, speech, step):
         speech._mark_done()
         return
     next_step = step + 1
@@ -339,4 +361,10 @@ async def speak(
         speech._mark_done(e)
 
 
-__all__ = ["record_tool_outputs", "reply_required", "run_reply_step", "speak"]
+__all__ = [
+    "record_tool_outputs",
+    "reply_required",
+    "run_reply_step",
+    "speak",
+    "tool_steps_exhausted",
+]
