@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -116,3 +118,77 @@ def test_dev_reload_restarts_the_worker_on_change(tmp_path: Path) -> None:
     thread.join(30)
     assert result == [0]
     assert starts.read_text() == "xx"
+
+
+def _wait_json(path: Path, proc: subprocess.Popen[str], timeout: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"the worker exited early:\n{proc.communicate()[1]}")
+        assert time.monotonic() < deadline, f"{path.name} was never written"
+        time.sleep(0.02)
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX only")
+@pytest.mark.parametrize("mode", ["wait_release", "crash"])
+def test_connect_runs_one_job_in_the_named_room(tmp_path: Path, mode: str) -> None:
+    from livekit import api
+
+    key, secret = "connect-key", "connect-secret-with-enough-length-0123456789"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEKIT_")}
+    env["VX_JOB_METADATA"] = json.dumps({"dir": str(tmp_path), "mode": mode})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(AGENT),
+            "connect",
+            "--room",
+            "support-room",
+            "--participant-identity",
+            "bob",
+            "--url",
+            "ws://127.0.0.1:7880",
+            "--api-key",
+            key,
+            "--api-secret",
+            secret,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        if mode == "crash":
+            _, stderr = proc.communicate(timeout=60)
+            assert proc.returncode == 1
+            assert "boom from the entrypoint" in stderr
+            return
+        started = _wait_json(_started_file(tmp_path, proc), proc)
+        # one job, in its own process, in the room named on the command line
+        assert started["room"] == "support-room" and started["participant"] == "bob"
+        assert started["pid"] != proc.pid and started["userdata"]["model"] == "loaded"
+        assert started["url"] == "ws://127.0.0.1:7880"
+        claims = api.TokenVerifier(key, secret).verify(started["token"])
+        assert claims.video is not None
+        assert claims.video.room == "support-room" and claims.video.room_join
+        assert claims.video.agent
+        assert claims.identity.startswith("agent-")
+        (tmp_path / f"{started['job_id']}.release").write_text("go")
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _started_file(folder: Path, proc: subprocess.Popen[str], timeout: float = 60.0) -> Path:
+    deadline = time.monotonic() + timeout
+    while not (found := sorted(folder.glob("*.started"))):
+        if proc.poll() is not None:
+            raise AssertionError(f"the worker exited early:\n{proc.communicate()[1]}")
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.02)
+    return found[0]

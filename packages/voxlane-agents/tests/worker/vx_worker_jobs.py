@@ -141,8 +141,12 @@ async def _wait_file(path: Path) -> None:
         await asyncio.sleep(0.02)
 
 
+META_ENV = "VX_JOB_METADATA"
+"""Job metadata for jobs that carry none (``connect`` builds the job without metadata)."""
+
+
 async def entrypoint(ctx: JobContext) -> None:
-    meta = json.loads(ctx.job.metadata)
+    meta = json.loads(ctx.job.metadata or os.environ[META_ENV])
     folder = Path(meta["dir"])
     mode = meta["mode"]
     job_id = ctx.job.id
@@ -154,6 +158,10 @@ async def entrypoint(ctx: JobContext) -> None:
         "ctx_ok": get_job_context() is ctx,
     }
     await ctx.connect()
+    connect_args = getattr(ctx.room, "connect_args", None)
+    if connect_args is not None:
+        started["url"], started["token"] = connect_args[0], connect_args[1]
+    started["participant"] = ctx.job.participant.identity
     _write(folder / f"{job_id}.started", started)
 
     if mode == "wait_release":
