@@ -9,7 +9,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from voxlane.agents.cli import run_app
 from voxlane.agents.cli.app import build_parser, download_files
 from voxlane.agents.cli.app import run_app as run_app_module_fn
 from voxlane.agents.cli.watcher import changed_files, run_with_reload, snapshot
+from voxlane.agents.plugin import hookimpl
 
 AGENT = Path(__file__).parent / "vx_worker_agent.py"
 
@@ -50,24 +50,62 @@ def test_start_without_credentials_is_a_clear_error() -> None:
     assert "LIVEKIT_URL" in proc.stderr
 
 
-def test_download_files_shows_each_plugin(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+class _Downloader:
+    """A plugin whose ``download_files`` hook records what the console showed before it ran."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str], error: str | None = None) -> None:
+        self.capsys = capsys
+        self.error = error
+        self.shown_before: str | None = None
+
+    @hookimpl
+    def download_files(self) -> None:
+        self.shown_before = self.capsys.readouterr().out
+        sys.stdout.write(self.shown_before)  # keep it in the captured output
+        if self.error:
+            raise OSError(self.error)
+
+
+def _isolated_host(monkeypatch: pytest.MonkeyPatch) -> Any:
     from voxlane.agents.plugin import manager
 
-    results = [
-        SimpleNamespace(name="silero", distribution="voxlane-plugins-silero", ok=True, error=None),
-        SimpleNamespace(name="broken", distribution=None, ok=False, error="disk full"),
-    ]
-    monkeypatch.setattr(manager, "run_download_files", lambda: results)
-    assert download_files() == 1
-    out = capsys.readouterr().out
-    assert "[1/2] ok      silero (voxlane-plugins-silero)" in out
-    assert "[2/2] FAILED  broken: disk full" in out
-    assert "1 ok, 1 failed" in out
+    host = manager.PluginHost()
+    monkeypatch.setattr(host, "load_entry_points", lambda: None)  # only the plugins below
+    monkeypatch.setattr(manager, "get_plugin_host", lambda: host)
+    return host
 
-    monkeypatch.setattr(manager, "run_download_files", lambda: results[:1])
+
+def test_download_files_shows_progress_as_it_goes(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    host = _isolated_host(monkeypatch)
+    first = _Downloader(capsys)
+    second = _Downloader(capsys, error="disk full")
+    host.register_plugin(first, name="alpha", distribution="voxlane-plugins-alpha")
+    host.register_plugin(second, name="beta")
+    assert download_files() == 1
+    captured = capsys.readouterr()
+    # each line appears before its plugin's hook runs, and ends with the outcome
+    assert first.shown_before is not None and first.shown_before.endswith(
+        "[1/2] alpha (voxlane-plugins-alpha) ... "
+    )
+    assert second.shown_before is not None and second.shown_before.endswith("[2/2] beta ... ")
+    assert "[1/2] alpha (voxlane-plugins-alpha) ... ok\n" in captured.out
+    assert "[2/2] beta ... FAILED: OSError: disk full\n" in captured.out
+    assert "Done: 1 ok, 1 failed." in captured.out
+    assert "run download-files again" in captured.err
+
+    host.unregister_plugin("beta")
     assert download_files() == 0
+    assert "Done: 1 ok, 0 failed." in capsys.readouterr().out
+
+
+def test_download_files_without_plugins(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _isolated_host(monkeypatch)
+    assert download_files() == 0
+    assert "No installed plugin has files to prepare." in capsys.readouterr().out
 
 
 def test_snapshot_detects_changes(tmp_path: Path) -> None:

@@ -211,30 +211,36 @@ async def _connect(opts: WorkerOptions, room: str, identity: str, log_level: str
 
 
 def download_files() -> int:
-    """Run every installed plugin's ``download_files`` hook, showing progress."""
+    """Run every installed plugin's ``download_files`` hook, showing progress as it goes."""
     try:
         from ..plugin import manager
     except ImportError as e:
         print(f"error: the plugin manager is not available ({e})", file=sys.stderr)
         return 1
-    run = getattr(manager, "run_download_files", None)
-    if run is None:
-        print("error: this installation has no plugin download support", file=sys.stderr)
-        return 1
     print("Preparing model files of the installed plugins...", flush=True)
-    results = run()
+
+    def on_start(index: int, total: int, name: str, distribution: str | None) -> None:
+        label = name + (f" ({distribution})" if distribution else "")
+        print(f"  [{index}/{total}] {label} ...", end=" ", flush=True)
+
+    def on_result(index: int, total: int, result: Any) -> None:
+        if result.ok:
+            print("ok", flush=True)
+        else:
+            print(f"FAILED: {result.error}", flush=True)
+
+    results = manager.run_download_files(on_start=on_start, on_result=on_result)
     if not results:
         print("No installed plugin has files to prepare.")
         return 0
-    failed = 0
-    for i, r in enumerate(results, 1):
-        name = r.name + (f" ({r.distribution})" if getattr(r, "distribution", None) else "")
-        if r.ok:
-            print(f"  [{i}/{len(results)}] ok      {name}")
-        else:
-            failed += 1
-            print(f"  [{i}/{len(results)}] FAILED  {name}: {r.error}")
-    print(f"Done: {len(results) - failed} ok, {failed} failed.")
+    failed = [r for r in results if not r.ok]
+    print(f"Done: {len(results) - len(failed)} ok, {len(failed)} failed.")
+    if failed:
+        print(
+            "Fix the problems above (network access, disk space, the plugin's own "
+            "requirements) and run download-files again.",
+            file=sys.stderr,
+        )
     return 1 if failed else 0
 
 

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import warnings
+from collections.abc import Callable
 from importlib import metadata
 from typing import Any, Literal
 
@@ -117,6 +118,12 @@ class DownloadResult(BaseModel):
     distribution: str | None = None
     ok: bool
     error: str | None = None
+
+
+DownloadStartCallback = Callable[[int, int, str, str | None], None]
+"""``(index, total, plugin_name, distribution)`` before a plugin's ``download_files`` runs."""
+DownloadResultCallback = Callable[[int, int, DownloadResult], None]
+"""``(index, total, result)`` after a plugin's ``download_files`` ran."""
 
 
 def _describe_error(exc: BaseException) -> str:
@@ -360,18 +367,27 @@ class PluginHost:
                 distribution=exc.distribution,
             ) from None
 
-    def run_download_files(self) -> list[DownloadResult]:
-        """Call every loaded plugin's ``download_files`` hook; one failure doesn't stop others."""
+    def run_download_files(
+        self,
+        on_start: DownloadStartCallback | None = None,
+        on_result: DownloadResultCallback | None = None,
+    ) -> list[DownloadResult]:
+        """Call every loaded plugin's ``download_files`` hook; one failure doesn't stop others.
+
+        ``on_start(index, total, name, distribution)`` is called before each hook runs and
+        ``on_result(index, total, result)`` after it (1-based index), e.g. to show progress.
+        """
         self.load_entry_points()
         results: list[DownloadResult] = []
         with self._lock:
             objects = sorted(self._objects.items())
             statuses = dict(self._statuses)
-        for name, obj in objects:
-            impls = [i for i in self.pm.hook.download_files.get_hookimpls() if i.plugin is obj]
-            if not impls:
-                continue
+        hookimpls = self.pm.hook.download_files.get_hookimpls()
+        todo = [(n, o) for n, o in objects if any(i.plugin is o for i in hookimpls)]
+        for index, (name, obj) in enumerate(todo, 1):
             dist = statuses[name].distribution if name in statuses else None
+            if on_start is not None:
+                on_start(index, len(todo), name, dist)
             try:
                 self._call(obj, "download_files")
             except (Exception, SystemExit) as exc:
@@ -380,6 +396,8 @@ class PluginHost:
                 results.append(DownloadResult(name=name, distribution=dist, ok=False, error=error))
             else:
                 results.append(DownloadResult(name=name, distribution=dist, ok=True))
+            if on_result is not None:
+                on_result(index, len(todo), results[-1])
         return results
 
 
@@ -435,9 +453,13 @@ def unregister_plugin(name: str) -> None:
     get_plugin_host().unregister_plugin(name)
 
 
-def run_download_files() -> list[DownloadResult]:
-    """Run every plugin's ``download_files`` hook and report each outcome."""
-    return get_plugin_host().run_download_files()
+def run_download_files(
+    on_start: DownloadStartCallback | None = None,
+    on_result: DownloadResultCallback | None = None,
+) -> list[DownloadResult]:
+    """Run every plugin's ``download_files`` hook and report each outcome (see
+    :meth:`PluginHost.run_download_files` for the progress callbacks)."""
+    return get_plugin_host().run_download_files(on_start, on_result)
 
 
 def reset_plugin_manager() -> None:
