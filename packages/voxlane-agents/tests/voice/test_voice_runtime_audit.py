@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from livekit import rtc
 
+from voxlane.agents import APIConnectionError
 from voxlane.agents.llm import ChatContext, ChatMessage, StopResponse, function_tool
 from voxlane.agents.plugin import hookimpl
 from voxlane.agents.plugin.manager import register_plugin, unregister_plugin
@@ -436,4 +437,58 @@ async def test_discard_audio_if_uninterruptible_decides_what_the_stt_hears(
     audio_in.push(audio_pattern([(0.5, True)]))
     await asyncio.sleep(1.0)
     assert len(agent.heard) == 150 and all(agent.heard[125:])
+    await session.aclose()
+
+
+async def _spoken_turn(vh: Any, tts: FakeTTS) -> tuple[AgentSession[None], Any, Any]:
+    session: AgentSession[None] = AgentSession(
+        vad=FakeVAD(segments=[(0.2, 1.0)]),
+        stt=FakeSTT([ScriptedTranscript("hello", 0.2, 1.0)]),
+        llm=vh.ScriptedLLM(["Hi there friend.", "Still here."]),
+        tts=tts,
+        user_away_timeout=None,
+    )
+    audio_in, audio_out = vh.QueueAudioInput(), vh.MemoryAudioOutput()
+    session.input.audio, session.output.audio = audio_in, audio_out
+    log = vh.EventLog(session)
+    await session.start(Agent(instructions="x"))
+    audio_in.push(audio_pattern([(0.2, False), (0.8, True), (3.0, False)]))
+    await asyncio.sleep(5.0)
+    return session, log, audio_out
+
+
+async def test_tts_error_before_any_audio_is_retried(vh: Any) -> None:
+    tts = FakeTTS()
+    tts.fail_next(APIConnectionError("connection reset"), after=0.0)
+    session, log, audio_out = await _spoken_turn(vh, tts)
+    assert vh.history(session.history) == [
+        ("user", "hello"),
+        ("assistant", "Hi there friend.", "complete"),
+    ]
+    [error] = log.of("error")
+    assert error.error.recoverable and error.source is tts
+    assert audio_out.finished == [(pytest.approx(0.8, abs=1e-6), False)]
+    await session.aclose()
+
+
+async def test_tts_failing_mid_reply_keeps_the_reply_in_history(vh: Any) -> None:
+    tts = FakeTTS()
+    # audio already went out: the TTS cannot retry, the reply fails after 0.1 s of audio
+    tts.fail_next(APIConnectionError("connection reset"), after=0.1)
+    session, log, audio_out = await _spoken_turn(vh, tts)
+    assert audio_out.finished == [(pytest.approx(0.1, abs=1e-6), False)]
+    [error] = log.of("error")
+    assert not error.error.recoverable and error.source is tts
+    [created] = log.of("speech_created")
+    assert created.speech_handle.exception() is error.error.error
+    # the user heard the start of the reply: the history keeps it, marked as cut short
+    assert vh.history(session.history) == [
+        ("user", "hello"),
+        ("assistant", "Hi there friend.", "interrupted"),
+    ]
+    handle = session.generate_reply()
+    await handle
+    assert handle.exception() is None
+    assert vh.history(session.history)[-1] == ("assistant", "Still here.", "complete")
+    assert log.of("close") == []
     await session.aclose()

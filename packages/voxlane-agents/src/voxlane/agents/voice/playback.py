@@ -24,7 +24,7 @@ from .generation import (
     played_text,
     tee_text,
 )
-from .io import AudioOutput, TextOutput
+from .io import AudioOutput, PlaybackFinishedEvent, TextOutput
 from .speech_handle import SpeechHandle
 from .transcription.synchronizer import synchronizer_of
 
@@ -43,6 +43,10 @@ class PlayOutcome:
     """Whether the step was played as audio."""
     position: float = 0.0
     """Seconds of audio played."""
+    error: BaseException | None = None
+    """Set when a node or output failed mid-step (e.g. the TTS): ``text`` is then what was
+    heard before the failure and ``interrupted`` is True. The caller records that text and
+    then raises the error, so a failing TTS does not erase the part the user already heard."""
 
 
 async def play_speech(
@@ -138,6 +142,7 @@ async def _play_outputs(
     try:
         await speech.wait_if_not_interrupted(list(tasks))
         position = 0.0
+        finished: PlaybackFinishedEvent | None = None
         if (
             not speech.interrupted
             and audio_output is not None
@@ -149,7 +154,8 @@ async def _play_outputs(
             if not playout.done():
                 playout.cancel()
             elif not playout.cancelled():
-                position = playout.result().playback_position
+                finished = playout.result()
+                position = finished.playback_position
         if speech.interrupted:
             await aio.cancel_and_wait(*tasks)
             if audio_output is None or audio_data is None:
@@ -164,7 +170,18 @@ async def _play_outputs(
             return PlayOutcome(said, True, use_audio, ev.playback_position)
         for t in tasks:
             if t.done() and not t.cancelled() and t.exception() is not None:
-                raise t.exception()  # type: ignore[misc]
+                error = t.exception()
+                if audio_data is None:
+                    heard = text_data.text
+                elif finished is None:
+                    heard = ""  # no audio was played
+                elif finished.synchronized_transcript is not None:
+                    heard = finished.synchronized_transcript
+                else:
+                    # the length of the audio the whole text would have had is unknown: count
+                    # the text forwarded as heard (as a text output shows it)
+                    heard = text_data.text
+                return PlayOutcome(heard, True, use_audio, position, error=error)
         return PlayOutcome(text_data.text, False, use_audio, position)
     finally:
         first_out.remove_done_callback(_on_first_output)

@@ -443,6 +443,8 @@ class RealtimeBridge:
                 interrupted=outcome.interrupted,
             )
             activity._add_item(item, speech=speech)
+        if outcome.error is not None:
+            raise outcome.error  # after recording what the user heard
         return outcome.interrupted
 
     def _truncate(

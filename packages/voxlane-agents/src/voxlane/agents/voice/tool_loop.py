@@ -26,7 +26,7 @@ from .events import FunctionToolsExecutedEvent
 from .generation import (
     perform_llm_inference,
 )
-from .playback import play_speech
+from .playback import PlayOutcome, play_speech
 from .run_context import RunContext
 from .speech_handle import SpeechHandle, _running_tool_speech
 
@@ -59,9 +59,9 @@ async def _play(
     audio_source: AsyncIterable[rtc.AudioFrame] | None,
     *,
     started_at: float,
-) -> tuple[str, bool]:
-    """Send one step's text (and audio) to the outputs; return (text said, interrupted)."""
-    outcome = await play_speech(
+) -> PlayOutcome:
+    """Send one step's text (and audio) to the outputs (see :class:`PlayOutcome`)."""
+    return await play_speech(
         activity,
         speech,
         text_source,
@@ -69,7 +69,6 @@ async def _play(
         synthesize=activity.tts is not None,
         started_at=started_at,
     )
-    return outcome.text, outcome.interrupted
 
 
 def _execute_tools(
@@ -156,9 +155,8 @@ async def run_reply_step(
         exec_task, outputs = _execute_tools(
             activity, speech, llm_mod.ToolContext(tools), llm_data.function_ch
         )
-        text, interrupted = await _play(
-            activity, speech, llm_data.text_ch, None, started_at=started
-        )
+        outcome = await _play(activity, speech, llm_data.text_ch, None, started_at=started)
+        text, interrupted = outcome.text, outcome.interrupted
         if interrupted:
             await aio.cancel_and_wait(llm_task)
         elif llm_task is not None:
@@ -174,6 +172,8 @@ async def run_reply_step(
             )
             activity._add_item(msg, speech=speech)
             new_items.append(msg)
+        if outcome.error is not None:
+            raise outcome.error  # after recording what the user heard
         speech._mark_generation_done()
         if interrupted:
             if exec_task.done() and not exec_task.cancelled() and outputs:
@@ -342,12 +342,16 @@ async def speak(
             speech._mark_done()
             return
         source = _one_text(text) if isinstance(text, str) else text
-        said, interrupted = await _play(
+        outcome = await _play(
             activity, speech, source, audio, started_at=asyncio.get_running_loop().time()
         )
-        if add_to_chat_ctx and said:
-            msg = ChatMessage(role="assistant", content=[said], interrupted=interrupted)
+        if add_to_chat_ctx and outcome.text:
+            msg = ChatMessage(
+                role="assistant", content=[outcome.text], interrupted=outcome.interrupted
+            )
             activity._add_item(msg, speech=speech)
+        if outcome.error is not None:
+            raise outcome.error  # after recording what the user heard
         speech._mark_generation_done()
         speech._mark_done()
     except asyncio.CancelledError:
