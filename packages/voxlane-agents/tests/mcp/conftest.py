@@ -34,9 +34,17 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 3
     raise RuntimeError(f"the MCP test server did not listen on port {port} in {timeout} s")
 
 
+class HTTPServerProcess:
+    """A demo server subprocess serving MCP over HTTP on 127.0.0.1."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], url: str) -> None:
+        self.proc = proc
+        self.url = url
+
+
 @pytest.fixture(params=["streamable-http", "sse"])
-def http_server_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A demo server over HTTP on 127.0.0.1; yields its URL (``/mcp`` or ``/sse``)."""
+def http_server(request: pytest.FixtureRequest) -> Iterator[HTTPServerProcess]:
+    """A demo server over HTTP on 127.0.0.1 (its URL ends with ``/mcp`` or ``/sse``)."""
     transport: str = request.param
     port = _free_port()
     proc = subprocess.Popen(
@@ -47,7 +55,7 @@ def http_server_url(request: pytest.FixtureRequest) -> Iterator[str]:
     try:
         _wait_listening(port, proc)
         path = "/mcp" if transport == "streamable-http" else "/sse"
-        yield f"http://127.0.0.1:{port}{path}"
+        yield HTTPServerProcess(proc, f"http://127.0.0.1:{port}{path}")
     finally:
         proc.terminate()
         try:
@@ -55,3 +63,15 @@ def http_server_url(request: pytest.FixtureRequest) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def http_server_url(http_server: HTTPServerProcess) -> str:
+    """The URL of :func:`http_server`."""
+    return http_server.url
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port on 127.0.0.1 where nothing listens."""
+    return _free_port()

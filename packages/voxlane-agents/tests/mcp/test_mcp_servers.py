@@ -244,3 +244,50 @@ def test_constructor_errors() -> None:
     with pytest.raises(TypeError, match="MCPServerStdio or MCPServerHTTP"):
         mcp.MCPToolset(id="x", mcp_server="python server.py")  # type: ignore[arg-type]
     assert mcp.MCPServerHTTP("http://127.0.0.1:1/sse").transport_type == "sse"
+
+
+@pytest.mark.parametrize("path", ["/mcp", "/sse"])
+async def test_unreachable_http_server(
+    closed_port: int, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = mcp.MCPServerHTTP(f"http://127.0.0.1:{closed_port}{path}", startup_timeout_seconds=5)
+    llm = FakeLLM([call("add", "a1", a=1, b=2)])
+    session: AgentSession[None] = AgentSession(llm=llm)
+    with caplog.at_level(logging.ERROR):
+        await session.start(Agent(instructions="x", mcp_servers=[server]))
+    await ask(session, "add")
+    notes = [
+        i.text_content or ""
+        for i in llm.calls[0].chat_ctx.items
+        if i.type == "message" and i.role == "system" and "unavailable" in (i.text_content or "")
+    ]
+    assert len(notes) == 1 and f"127.0.0.1:{closed_port}" in notes[0], notes
+    assert f"127.0.0.1:{closed_port}" in caplog.text
+    out = outputs(session.history)
+    assert out["a1"][1] is True and "unknown function `add`" in out["a1"][0]
+    texts = [i.text_content for i in session.history.items if i.type == "message"]
+    assert texts[-1] == "answered a1"  # the session keeps working
+    await session.aclose()
+
+
+async def test_http_server_stopping_mid_session(
+    http_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = mcp.MCPServerHTTP(http_server.url, client_session_timeout_seconds=3.0)
+    llm = FakeLLM([call("add", "k1", a=1, b=1), call("add", "k2", a=2, b=2), "Still here."])
+    session: AgentSession[None] = AgentSession(llm=llm, mcp_servers=[server])
+    await session.start(Agent(instructions="x"))
+    await ask(session, "add")
+    http_server.proc.kill()
+    http_server.proc.wait()
+    with caplog.at_level(logging.ERROR, logger="voxlane.agents.mcp"):
+        await ask(session, "add again")
+    await ask(session, "are you there?")
+    out = outputs(session.history)
+    assert out["k1"] == ('{"result": 2}', False)
+    error, is_error = out["k2"]
+    assert is_error and "add" in error and "MCP server" in error and "failed" in error, error
+    assert "add" in caplog.text and http_server.url in caplog.text
+    texts = [i.text_content for i in session.history.items if i.type == "message"]
+    assert texts[-1] == "Still here."
+    await session.aclose()

@@ -173,7 +173,11 @@ class MCPServer(ABC):
         except BaseException as e:
             reason = _describe(e)
             if not ready.done():
-                ready.set_exception(e if isinstance(e, MCPServerError) else MCPServerError(reason))
+                ready.set_exception(
+                    e
+                    if isinstance(e, MCPServerError)
+                    else MCPServerError(f"MCP server {self.label} failed to start: {reason}")
+                )
             elif not stop.is_set():
                 self._failure = f"stopped working: {reason}"
                 logger.error("MCP server %s %s", self.label, self._failure)
