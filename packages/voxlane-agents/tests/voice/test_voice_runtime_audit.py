@@ -492,3 +492,39 @@ async def test_tts_failing_mid_reply_keeps_the_reply_in_history(vh: Any) -> None
     assert vh.history(session.history)[-1] == ("assistant", "Still here.", "complete")
     assert log.of("close") == []
     await session.aclose()
+
+
+async def test_words_during_a_paused_speech_interrupt_it_and_history_keeps_the_order(
+    vh: Any,
+) -> None:
+    long_text = "a fairly long sentence that keeps going for a few seconds at least, on and on"
+    session: AgentSession[None] = AgentSession(
+        vad=FakeVAD(segments=[(1.0, 1.8)]),
+        stt=FakeSTT([ScriptedTranscript("stop please", 1.0, 1.8)]),
+        llm=vh.ScriptedLLM(["ok"]),
+        tts=FakeTTS(seconds_per_char=0.05, chunk_duration=0.1),
+        min_interruption_duration=0.3,
+        false_interruption_timeout=1.0,
+        user_away_timeout=None,
+    )
+    audio_in, audio_out = vh.QueueAudioInput(), vh.MemoryAudioOutput(can_pause=True)
+    session.input.audio, session.output.audio = audio_in, audio_out
+    session.output.transcription = vh.MemoryTextOutput()
+    log = vh.EventLog(session)
+    await session.start(Agent(instructions="x"))
+    handle = session.say(long_text)
+    audio_in.push(audio_pattern([(1.0, False), (0.8, True), (4.0, False)]))
+    await handle
+    await asyncio.sleep(4.0)
+    assert audio_out.pauses == 1  # paused first (it might have been a false interruption)
+    assert handle.interrupted  # then the user's committed turn cut it
+    assert log.of("agent_false_interruption") == []
+    hist = vh.history(session.history)
+    # the assistant started before the user spoke: it stays first in the history
+    assert [h[0] for h in hist] == ["assistant", "user", "assistant"]
+    said = hist[0][1]
+    assert hist[0][2] == "interrupted" and long_text.startswith(said)
+    # the words played before the pause (about 1.4 s of 0.05 s per character)
+    assert 20 <= len(said) <= 40
+    assert hist[1:] == [("user", "stop please"), ("assistant", "ok", "complete")]
+    await session.aclose()

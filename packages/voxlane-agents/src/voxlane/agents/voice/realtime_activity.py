@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -421,6 +422,7 @@ class RealtimeBridge:
             )
         else:
             drain = asyncio.create_task(_drain(msg.audio_stream), name="rt_audio_drain")
+        created_at = time.time()  # a user turn cutting this message in comes after it
         try:
             outcome = await play_speech(
                 activity,
@@ -441,6 +443,7 @@ class RealtimeBridge:
                 role="assistant",
                 content=[outcome.text],
                 interrupted=outcome.interrupted,
+                created_at=created_at,
             )
             activity._add_item(item, speech=speech)
         if outcome.error is not None:

@@ -342,12 +342,18 @@ async def speak(
             speech._mark_done()
             return
         source = _one_text(text) if isinstance(text, str) else text
+        # stamped when the speech starts: a user turn that cuts it in (after a pause) comes
+        # after it in the history
+        created_at = time.time()
         outcome = await _play(
             activity, speech, source, audio, started_at=asyncio.get_running_loop().time()
         )
         if add_to_chat_ctx and outcome.text:
             msg = ChatMessage(
-                role="assistant", content=[outcome.text], interrupted=outcome.interrupted
+                role="assistant",
+                content=[outcome.text],
+                interrupted=outcome.interrupted,
+                created_at=created_at,
             )
             activity._add_item(msg, speech=speech)
         if outcome.error is not None:
