@@ -528,3 +528,31 @@ async def test_words_during_a_paused_speech_interrupt_it_and_history_keeps_the_o
     assert 20 <= len(said) <= 40
     assert hist[1:] == [("user", "stop please"), ("assistant", "ok", "complete")]
     await session.aclose()
+
+
+class Announcer(Agent):
+    def __init__(self) -> None:
+        super().__init__(instructions="announce")
+        self.extra: list[Any] = []
+
+    @function_tool
+    async def announce(self) -> None:
+        """Announce something, then end the reply."""
+        self.extra.append(self.session.generate_reply(instructions="say it is done"))
+        raise StopResponse()
+
+
+async def test_generate_reply_inside_a_tool_defaults_to_no_tools(vh: Any) -> None:
+    llm = vh.ScriptedLLM([vh.Reply(calls=[vh.Call("announce")]), "It is done."])
+    session: AgentSession[None] = AgentSession(llm=llm)
+    agent = Announcer()
+    await session.start(agent)
+    await session.generate_reply(user_input="announce it")
+    [extra] = agent.extra
+    await extra
+    assert llm.calls[0].tool_choice != "none"
+    assert llm.calls[1].tool_choice == "none"  # asked from inside a tool
+    assert vh.history(session.history)[-1] == ("assistant", "It is done.", "complete")
+    with pytest.raises(RuntimeError, match="needs an STT"):
+        session.commit_user_turn()  # no STT reading the user's audio
+    await session.aclose()

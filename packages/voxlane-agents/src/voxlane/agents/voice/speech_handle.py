@@ -112,7 +112,11 @@ class SpeechHandle:
 
     @property
     def parent(self) -> SpeechHandle | None:
-        """The speech that created this one (e.g. the tool call that led to this reply)."""
+        """The handle given as ``parent`` to :meth:`create`, if any.
+
+        The runtime never sets it: the reply to tool outputs is a further step of the same
+        handle (see ``num_steps``), not a child handle.
+        """
         return self._parent
 
     @property
