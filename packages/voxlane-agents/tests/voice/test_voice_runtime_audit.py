@@ -556,3 +556,37 @@ async def test_generate_reply_inside_a_tool_defaults_to_no_tools(vh: Any) -> Non
     with pytest.raises(RuntimeError, match="needs an STT"):
         session.commit_user_turn()  # no STT reading the user's audio
     await session.aclose()
+
+
+class TextEarAgent(Agent):
+    """An stt_node yielding plain strings (each one a final transcript)."""
+
+    async def stt_node(
+        self, audio: AsyncIterable[rtc.AudioFrame], model_settings: ModelSettings
+    ) -> AsyncIterator[str]:
+        heard = 0.0
+        async for frame in audio:
+            heard += frame.samples_per_channel / frame.sample_rate
+            if heard == pytest.approx(0.8):
+                yield "book a table"
+
+
+async def test_stt_node_may_yield_plain_strings(vh: Any) -> None:
+    session: AgentSession[None] = AgentSession(
+        vad=FakeVAD(segments=[(0.2, 1.0)]),
+        stt=FakeSTT([]),
+        llm=vh.ScriptedLLM(["for how many?"]),
+        user_away_timeout=None,
+    )
+    audio_in = vh.QueueAudioInput()
+    session.input.audio = audio_in
+    log = vh.EventLog(session)
+    await session.start(TextEarAgent(instructions="x"))
+    audio_in.push(audio_pattern([(0.2, False), (0.8, True), (2.0, False)]))
+    await asyncio.sleep(3.0)
+    assert [e.transcript for e in log.of("user_input_transcribed")] == ["book a table"]
+    assert vh.history(session.history) == [
+        ("user", "book a table"),
+        ("assistant", "for how many?", "complete"),
+    ]
+    await session.aclose()
