@@ -8,8 +8,8 @@
     nox -s bench                             every bench/*.py
 
 ``lint``, ``typecheck``, ``tests`` and ``bench`` run in the workspace environment (``uv run
---all-packages``, from ``uv.lock``). ``plugin_matrix`` builds a fresh uv virtualenv per plugin,
-core and Python version; Python versions not installed here are skipped, not failed.
+--all-packages --all-extras``, from ``uv.lock``). ``plugin_matrix`` builds a fresh uv virtualenv
+per plugin, core and Python version; Python versions not installed here are skipped, not failed.
 """
 
 from __future__ import annotations
@@ -89,8 +89,17 @@ def _uv_run(
     env: dict[str, str] | None = None,
     success_codes: list[int] | None = None,
 ) -> None:
+    # --all-extras: without it a fresh environment lacks the core's optional extras (mcp,
+    # sounddevice, av) and typecheck/tests fail on their imports.
     session.run(
-        "uv", "run", "--all-packages", *args, external=True, env=env, success_codes=success_codes
+        "uv",
+        "run",
+        "--all-packages",
+        "--all-extras",
+        *args,
+        external=True,
+        env=env,
+        success_codes=success_codes,
     )
 
 
