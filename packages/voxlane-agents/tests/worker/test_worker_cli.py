@@ -230,3 +230,21 @@ def _started_file(folder: Path, proc: subprocess.Popen[str], timeout: float = 60
         assert time.monotonic() < deadline, "the job never started"
         time.sleep(0.02)
     return found[0]
+
+
+@pytest.mark.parametrize("command", [["start"], ["connect", "--room", "r"]])
+def test_unpicklable_entrypoint_is_a_clear_cli_error(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from voxlane.agents.job import JobContext
+    from voxlane.agents.worker import WorkerOptions
+
+    async def nested(ctx: JobContext) -> None:
+        return None
+
+    server = ["--url", "ws://127.0.0.1:1", "--api-key", "k", "--api-secret", "s" * 40]
+    with pytest.raises(SystemExit) as info:
+        run_app(WorkerOptions(entrypoint_fnc=nested), argv=[*command, *server])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "entrypoint_fnc" in err and "top level of a module" in err

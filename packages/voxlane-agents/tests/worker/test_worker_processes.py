@@ -191,3 +191,57 @@ async def test_failing_prewarm_is_a_clear_error(tmp_path: Path) -> None:
         assert "model file missing" in str(info.value)
     finally:
         await local.close()
+
+
+def _nested_entrypoint() -> Any:
+    async def entry(ctx: Any) -> None:
+        return None
+
+    return entry
+
+
+def test_unpicklable_job_functions_are_refused_up_front() -> None:
+    from voxlane.agents.worker import UnpicklableJobFunctionError
+
+    with pytest.raises(UnpicklableJobFunctionError, match="entrypoint_fnc") as info:
+        Worker(_options(entrypoint_fnc=_nested_entrypoint()))
+    assert "top level of a module" in str(info.value)
+    assert "JobExecutorType.THREAD" in str(info.value)
+    with pytest.raises(UnpicklableJobFunctionError, match="prewarm_fnc"):
+        Worker(_options(prewarm_fnc=lambda proc: None))
+    # the thread executor needs no pickling
+    Worker(_options(entrypoint_fnc=_nested_entrypoint(), job_executor_type=JobExecutorType.THREAD))
+
+
+async def test_a_job_process_that_cannot_start_fails_cleanly() -> None:
+    from livekit.protocol import models
+
+    from voxlane.agents.ipc.executor import ExecutorConfig, JobInitializationError
+    from voxlane.agents.ipc.job_runtime import JobRuntimeArgs
+    from voxlane.agents.ipc.proc_pool import ProcPool
+    from voxlane.agents.job import JobAcceptArguments, RunningJobInfo
+
+    pool = ProcPool(
+        args=JobRuntimeArgs(
+            entrypoint_fnc=_nested_entrypoint(),  # cannot be pickled into the process
+            prewarm_fnc=None,
+            room_factory=jobs.make_fake_room,
+            executor_type=JobExecutorType.PROCESS,
+            shutdown_timeout=5.0,
+        ),
+        config=ExecutorConfig(),
+        num_idle_processes=0,
+    )
+    pool.start()
+    info = RunningJobInfo(
+        accept_arguments=JobAcceptArguments(name="", identity="agent-X", metadata=""),
+        job=agent.Job(id="X", room=models.Room(name="r")),
+        url="",
+        token="",
+        worker_id="W",
+        fake_job=True,
+    )
+    with pytest.raises(JobInitializationError, match="could not start the job process"):
+        await pool.launch_job(info)
+    assert pool.executors == []
+    await asyncio.wait_for(pool.aclose(), 30)  # nothing left to wait for

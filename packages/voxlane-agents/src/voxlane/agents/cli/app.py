@@ -131,9 +131,13 @@ def _setup_logging(level: str) -> None:
 
 async def serve(opts: WorkerOptions, *, devmode: bool, log_level: str = "INFO") -> int:
     """Run a registered worker until SIGTERM/SIGINT: the first signal drains, a second closes."""
-    from ..worker.worker import Worker, WorkerConnectionError
+    from ..worker.worker import UnpicklableJobFunctionError, Worker, WorkerConnectionError
 
-    worker = Worker(opts, devmode=devmode, log_level=getattr(logging, log_level))
+    try:
+        worker = Worker(opts, devmode=devmode, log_level=getattr(logging, log_level))
+    except UnpicklableJobFunctionError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     loop = asyncio.get_running_loop()
     signals_seen = 0
     tasks: set[asyncio.Task[Any]] = set()
@@ -187,10 +191,14 @@ def _dev_with_reload(args: argparse.Namespace) -> int:
 
 async def _connect(opts: WorkerOptions, room: str, identity: str, log_level: str) -> int:
     from ..job.types import JobExecutorType
-    from ..worker.worker import Worker
+    from ..worker.worker import UnpicklableJobFunctionError, Worker
 
     opts.job_executor_type = JobExecutorType.PROCESS
-    worker = Worker(opts, devmode=True, register=False, log_level=getattr(logging, log_level))
+    try:
+        worker = Worker(opts, devmode=True, register=False, log_level=getattr(logging, log_level))
+    except UnpicklableJobFunctionError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     run_task = asyncio.create_task(worker.run())
     await asyncio.sleep(0)
     try:

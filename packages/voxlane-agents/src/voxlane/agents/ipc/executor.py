@@ -152,6 +152,19 @@ class JobExecutor(abc.ABC):
         parent_sock, child_sock = socket.socketpair()
         try:
             await self._start_child(child_sock)
+        except BaseException as e:
+            # nothing runs: end this executor, so that closing the pool does not wait for it
+            parent_sock.close()
+            self._status = ExecutorStatus.ENDED
+            self._ended.set()
+            if self._on_ended is not None:
+                with contextlib.suppress(Exception):
+                    self._on_ended(self)
+            if isinstance(e, Exception):
+                raise JobInitializationError(
+                    f"could not start the job {self.kind}: {type(e).__name__}: {e}"
+                ) from e
+            raise
         finally:
             child_sock.close()
         self._chan = await IPCChannel.open(parent_sock)

@@ -2,10 +2,11 @@
 
 from ..job.types import JobExecutorType
 from .options import WorkerEnvOption, WorkerOptions, WorkerPermissions, WorkerType
-from .worker import Worker, WorkerConnectionError
+from .worker import UnpicklableJobFunctionError, Worker, WorkerConnectionError
 
 __all__ = [
     "JobExecutorType",
+    "UnpicklableJobFunctionError",
     "Worker",
     "WorkerConnectionError",
     "WorkerEnvOption",

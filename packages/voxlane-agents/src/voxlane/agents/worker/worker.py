@@ -13,6 +13,7 @@ import contextlib
 import inspect
 import json
 import logging
+import pickle
 import time
 from typing import Any, Literal
 
@@ -25,7 +26,7 @@ from ..ipc.executor import ExecutorConfig, JobExecutor, JobOutcome
 from ..ipc.job_runtime import JobRuntimeArgs
 from ..ipc.proc_pool import ProcPool
 from ..job.request import JobRequest
-from ..job.types import JobAcceptArguments, RunningJobInfo
+from ..job.types import JobAcceptArguments, JobExecutorType, RunningJobInfo
 from ..utils.aio import Chan, ChanClosed, cancel_and_wait
 from ..utils.misc import shortuuid
 from ..version import __version__
@@ -43,6 +44,28 @@ EventTypes = Literal["worker_started", "worker_registered", "job_started", "job_
 
 class WorkerConnectionError(Exception):
     """The worker could not (re)connect to the LiveKit server."""
+
+
+class UnpicklableJobFunctionError(TypeError):
+    """A function of `WorkerOptions` cannot be sent to job processes."""
+
+
+def _check_picklable(opts: WorkerOptions) -> None:
+    """Job processes receive these functions pickled: fail now, with the fix, not at the first
+    job."""
+    for name in ("entrypoint_fnc", "prewarm_fnc", "room_factory"):
+        fnc = getattr(opts, name)
+        if fnc is None:
+            continue
+        try:
+            pickle.dumps(fnc)
+        except Exception as e:
+            raise UnpicklableJobFunctionError(
+                f"WorkerOptions.{name} ({getattr(fnc, '__qualname__', fnc)!r}) cannot be sent to "
+                f"a job process ({type(e).__name__}: {e}). Define it as a function at the top "
+                "level of a module (not a lambda, a nested function or a bound method), or use "
+                "job_executor_type=JobExecutorType.THREAD."
+            ) from e
 
 
 class Worker(rtc.EventEmitter[EventTypes]):
@@ -73,6 +96,8 @@ class Worker(rtc.EventEmitter[EventTypes]):
             http_proxy=opts.http_proxy,
             log_level=log_level,
         )
+        if opts.job_executor_type == JobExecutorType.PROCESS:
+            _check_picklable(opts)
         self._exec_config = ExecutorConfig(
             initialize_timeout=opts.initialize_process_timeout,
             shutdown_timeout=opts.shutdown_process_timeout,
@@ -639,4 +664,4 @@ class Worker(rtc.EventEmitter[EventTypes]):
         logger.info("health check server on port %s", self._health_port)
 
 
-__all__ = ["Worker", "WorkerConnectionError"]
+__all__ = ["UnpicklableJobFunctionError", "Worker", "WorkerConnectionError"]
