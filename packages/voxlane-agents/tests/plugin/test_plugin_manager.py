@@ -275,3 +275,72 @@ def test_disabled_plugin_is_skipped(make_dist: MakeDist, monkeypatch: pytest.Mon
     assert status.status == "skipped"
     assert "VOXLANE_DISABLE_PLUGINS" in (status.error or "")
     assert dist.module not in sys.modules
+
+
+INFO_RANGE_SOURCE = """
+from voxlane.agents.plugin import PluginInfo, hookimpl
+
+
+@hookimpl
+def register_providers(registry):
+    registry.register("tts", "{provider}", dict, models=None)
+
+
+@hookimpl
+def plugin_info():
+    return PluginInfo(name="{provider}", version="2.0.0", core_requirement="{core}")
+"""
+
+
+def test_range_from_plugin_info_is_enforced_when_the_dist_declares_none(
+    make_dist: MakeDist,
+) -> None:
+    # The distribution depends on voxlane-agents without a range; plugin_info() gives one.
+    make_dist(
+        "fixinfofuture",
+        INFO_RANGE_SOURCE.format(provider="fixinfofuture", core=">=99.0"),
+        requires=("voxlane-agents",),
+    )
+    make_dist(
+        "fixinfonow",
+        INFO_RANGE_SOURCE.format(provider="fixinfonow", core=f"=={core_version}"),
+        requires=("voxlane-agents",),
+    )
+    with pytest.warns(PluginVersionWarning) as record:
+        statuses = by_name(list_plugins())
+    messages = [str(r.message) for r in record]
+    assert len(messages) == 1
+    assert "fixinfofuture" in messages[0] and ">=99.0" in messages[0]
+    assert f"voxlane-agents {core_version}" in messages[0]
+    future = statuses["fixinfofuture"]
+    assert future.status == "skipped" and future.core_requirement == ">=99.0"
+    assert future.providers == []
+    assert get_plugin_manager().get_plugin("fixinfofuture") is None
+    with pytest.raises(ProviderNotFoundError, match="installed but was skipped"):
+        resolve_provider("tts", "fixinfofuture/x")
+    assert statuses["fixinfonow"].status == "ok"
+    assert resolve_provider("tts", "fixinfonow/x") == {"model": "x", "variant": None}
+
+
+def test_invalid_range_from_plugin_info_is_an_error(make_dist: MakeDist) -> None:
+    make_dist(
+        "fixinfojunk",
+        INFO_RANGE_SOURCE.format(provider="fixinfojunk", core="newest please"),
+        requires=(),
+    )
+    status = by_name(list_plugins())["fixinfojunk"]
+    assert status.status == "error"
+    assert "'newest please' is not a PEP 440 version specifier" in (status.error or "")
+    assert "fixinfojunk" not in get_registry().providers("tts")
+
+
+def test_dist_range_wins_over_plugin_info(make_dist: MakeDist) -> None:
+    make_dist(
+        "fixinfoboth",
+        INFO_RANGE_SOURCE.format(provider="fixinfoboth", core=">=99.0"),
+        requires=("voxlane-agents>=0.1.0",),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PluginVersionWarning)
+        status = by_name(list_plugins())["fixinfoboth"]
+    assert status.status == "ok" and status.core_requirement == ">=0.1.0"

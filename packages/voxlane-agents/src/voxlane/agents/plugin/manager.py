@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import pluggy
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import SpecifierSet
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, Field
@@ -216,16 +216,7 @@ class PluginHost:
         if specifier is not None:
             status.core_requirement = format_specifier(specifier)
             if not core_version_supported(specifier, self.core_version):
-                message = (
-                    f"Voxlane plugin {ep.name!r} ({status.distribution} {status.version}) requires "
-                    f"{CORE_DISTRIBUTION}{specifier}, but the running core is "
-                    f"{CORE_DISTRIBUTION} {self.core_version}; the plugin is skipped. Install a "
-                    f"version of {status.distribution} that supports {CORE_DISTRIBUTION} "
-                    f"{self.core_version}."
-                )
-                status.status, status.error = "skipped", message
-                warnings.warn(message, PluginVersionWarning, stacklevel=2)
-                self._record(status)
+                self._skip_for_core_range(status, specifier)
                 return
         try:
             obj = ep.load()
@@ -235,6 +226,20 @@ class PluginHost:
             self._record(status)
             return
         self._activate(obj, status)
+
+    def _skip_for_core_range(self, status: PluginStatus, specifier: SpecifierSet) -> None:
+        """Record ``status`` as skipped (with a warning) because the core is out of range."""
+        origin = " ".join(x for x in (status.distribution, status.version) if x) or "no version"
+        message = (
+            f"Voxlane plugin {status.name!r} ({origin}) requires "
+            f"{CORE_DISTRIBUTION}{format_specifier(specifier)}, but the running core is "
+            f"{CORE_DISTRIBUTION} {self.core_version}; the plugin is skipped. Install a "
+            f"version of {status.distribution or status.name} that supports "
+            f"{CORE_DISTRIBUTION} {self.core_version}."
+        )
+        status.status, status.error = "skipped", message
+        warnings.warn(message, PluginVersionWarning, stacklevel=3)
+        self._record(status)
 
     def _activate(self, obj: object, status: PluginStatus) -> None:
         """Register ``obj`` with pluggy, read its info, and run ``register_providers``."""
@@ -255,12 +260,26 @@ class PluginHost:
             self._record(status)
             return
         try:
+            declared_by_dist = bool(status.core_requirement)
             for result in self._call(obj, "plugin_info"):
                 if isinstance(result, PluginInfo):
                     status.homepage = status.homepage or result.homepage
                     status.version = status.version or result.version
                     status.distribution = status.distribution or result.distribution
                     status.core_requirement = status.core_requirement or result.core_requirement
+            if not declared_by_dist and status.core_requirement:
+                # The distribution declares no core range: enforce the one plugin_info() gives.
+                try:
+                    specifier = SpecifierSet(status.core_requirement)
+                except InvalidSpecifier:
+                    raise ValueError(
+                        f"plugin_info() core_requirement {status.core_requirement!r} is not a "
+                        "PEP 440 version specifier; use e.g. '>=0.1,<0.2'"
+                    ) from None
+                if not core_version_supported(specifier, self.core_version):
+                    self.pm.unregister(obj)
+                    self._skip_for_core_range(status, specifier)
+                    return
             with self.registry.registering(name, status.distribution):
                 self._call(obj, "register_providers", registry=self.registry)
         except (Exception, SystemExit) as exc:
