@@ -128,3 +128,24 @@ def test_no_command_prints_help_and_fails(capsys: Any) -> None:
 def test_parser_lists_plugins_subcommand() -> None:
     help_text = build_parser().format_help()
     assert "plugins" in help_text
+
+
+def test_voxlane_console_script_runs_plugins_json() -> None:
+    from importlib import metadata
+
+    (script,) = metadata.entry_points(group="console_scripts", name="voxlane")
+    assert script.dist is not None and script.dist.name == "voxlane-agents"
+    assert script.load() is main
+    # the installed launcher next to this interpreter, run as a user would
+    launcher = Path(sys.executable).parent / "voxlane"
+    assert launcher.is_file(), f"console script not installed at {launcher}"
+    proc = subprocess.run(
+        [str(launcher), "plugins", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    names = {p["name"] for p in json.loads(proc.stdout)["plugins"]}
+    assert {"openai", "silero", "tone"} <= names
