@@ -9,6 +9,9 @@ Not imported by ``import voxlane.agents``; import it explicitly in tests::
   (:mod:`voxlane.agents.testing.pytest_plugin`, marker ``@pytest.mark.virtual_clock``).
 - :mod:`voxlane.agents.testing.fakes`: scripted models built on the real base classes.
 - :mod:`voxlane.agents.testing.conformance`: reusable test suites for plugins (imports pytest).
+- In-memory I/O for a session under test: :class:`QueueAudioInput` (push frames as the user's
+  audio), :class:`MemoryAudioOutput` (records what the agent played, paced in loop time) and
+  :class:`MemoryTextOutput` (records transcription segments).
 """
 
 from .clock import (
@@ -83,7 +86,15 @@ __all__ = [
     "wait_idle",
 ]
 
+# in-memory audio/text I/O for sessions under test (the voice runtime's implementations) and
 # text-only testing (session.run -> RunResult, mock_tools)
+from ..voice.io_impl.memory import (
+    MemoryAudioOutput,
+    MemoryTextOutput,
+    PlayedSegment,
+    QueueAudioInput,
+)
 from .run_result import RunResult, mock_tools
 
+__all__ += ["MemoryAudioOutput", "MemoryTextOutput", "PlayedSegment", "QueueAudioInput"]
 __all__ += ["RunResult", "mock_tools"]
