@@ -278,3 +278,35 @@ async def test_health_endpoints_in_dev_mode(harness: Harness) -> None:
     assert info["worker_id"] == conn.worker_id
     assert info["agent_name"] == "health-agent"
     assert info["active_jobs"] == 0
+
+
+async def test_server_pings_and_reconnect_when_the_server_stops_answering(
+    harness: Harness,
+) -> None:
+    worker = await harness.start(server_ping_interval=0.05, server_ping_timeout=0.5)
+    conn = await harness.server.wait_connection(0)
+    await conn.wait_for(lambda: len(conn.pings) >= 3)
+    assert all(p.timestamp > 0 for p in conn.pings)
+    for _ in range(500):
+        if worker.server_rtt_ms is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert worker.server_rtt_ms is not None and worker.server_rtt_ms >= 0
+    assert (await conn.dispatch("P1", metadata=harness.meta("wait_release"))).available
+    await harness.wait_started("P1")
+
+    # the server still holds the socket but stops answering: the worker reconnects
+    conn.answer_pings = False
+    conn2 = await harness.server.wait_connection(1)
+    migrations = await conn2.wait_for(lambda: conn2.migrations)
+    assert list(migrations[0].job_ids) == ["P1"]
+    harness.release("P1")
+    assert (await conn2.wait_final_status("P1")).status == agent.JobStatus.JS_SUCCESS
+
+
+async def test_a_server_that_never_answers_pings_is_not_dropped(harness: Harness) -> None:
+    harness.server.answer_pings = False
+    await harness.start(server_ping_interval=0.05, server_ping_timeout=0.2)
+    conn = await harness.server.wait_connection(0)
+    await conn.wait_for(lambda: len(conn.pings) >= 20)  # 1 s: five times the timeout
+    assert len(harness.server.connections) == 1 and not conn.closed

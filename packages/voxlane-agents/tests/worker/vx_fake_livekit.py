@@ -34,6 +34,9 @@ class FakeWorkerConnection:
         self.job_updates: list[agent.UpdateJobStatus] = []
         self.migrations: list[agent.MigrateJobRequest] = []
         self.availability: dict[str, agent.AvailabilityResponse] = {}
+        self.pings: list[agent.WorkerPing] = []
+        self.answer_pings = server.answer_pings
+        """Set to False to play a server that stopped answering (but keeps the socket open)."""
         self.closed = False
         self._changed = asyncio.Condition()
 
@@ -115,6 +118,10 @@ class FakeWorkerConnection:
             elif which == "migrate_job":
                 self.migrations.append(msg.migrate_job)
             elif which == "ping":
+                self.pings.append(msg.ping)
+                if not self.answer_pings:
+                    await self._notify()
+                    continue
                 await self.send(
                     agent.ServerMessage(
                         pong=agent.WorkerPong(
@@ -135,6 +142,8 @@ class FakeLiveKitServer:
         self.connections: list[FakeWorkerConnection] = []
         self.rejected_auth = 0
         self.accept_connections = True
+        self.answer_pings = True
+        """Whether new connections answer ``WorkerPing`` (a server without pings when False)."""
         self._runner: web.AppRunner | None = None
         self._changed = asyncio.Condition()
         self.url = ""

@@ -147,6 +147,10 @@ class WorkerOptions:
     high_ping_threshold: float = 0.5
     status_interval: float = 2.5
     """Seconds between load/status reports to the server."""
+    server_ping_interval: float = 10.0
+    """Seconds between ``WorkerPing`` messages to the server."""
+    server_ping_timeout: float = 30.0
+    """Reconnect when a server that answered pings answers none for this long."""
     assignment_timeout: float = 7.5
     """How long to wait for the server's assignment after accepting a job."""
 
@@ -183,6 +187,8 @@ class WorkerOptions:
             "ping_interval",
             "ping_timeout",
             "status_interval",
+            "server_ping_interval",
+            "server_ping_timeout",
             "assignment_timeout",
         ):
             v = getattr(self, name)

@@ -119,6 +119,8 @@ class Worker(rtc.EventEmitter[EventTypes]):
         self._closing = False
         self._connected = False
         self._connection_failed = False
+        self._pong_at: float | None = None
+        self._server_rtt_ms: float | None = None
         self._conn_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed_ev = asyncio.Event()
@@ -457,16 +459,18 @@ class Worker(rtc.EventEmitter[EventTypes]):
         send_task = asyncio.create_task(self._send_loop(ws))
         recv_task = asyncio.create_task(self._recv_loop(ws))
         status_task = asyncio.create_task(self._status_loop())
+        ping_task = asyncio.create_task(self._server_ping_loop())
         try:
             await asyncio.wait(
-                {send_task, recv_task, status_task}, return_when=asyncio.FIRST_COMPLETED
+                {send_task, recv_task, status_task, ping_task},
+                return_when=asyncio.FIRST_COMPLETED,
             )
             if self._closing and not send_task.done():
                 # flush what is queued (final job statuses) before leaving
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(asyncio.shield(send_task), FLUSH_TIMEOUT)
         finally:
-            await cancel_and_wait(send_task, recv_task, status_task)
+            await cancel_and_wait(send_task, recv_task, status_task, ping_task)
         return True
 
     async def _send_loop(self, ws: aiohttp.ClientWebSocketResponse[bool]) -> None:
@@ -482,6 +486,36 @@ class Worker(rtc.EventEmitter[EventTypes]):
                 with contextlib.suppress(ChanClosed):
                     self._out_ch.send_nowait(msg)
                 return
+
+    async def _server_ping_loop(self) -> None:
+        """Send ``WorkerPing`` every ``server_ping_interval``; return (so the worker reconnects)
+        when a server that answered pings before stops answering for ``server_ping_timeout``.
+        A server that never answers pings is left to the websocket heartbeat."""
+        self._pong_at = None
+        while True:
+            now_ms = int(time.time() * 1000)
+            self._send(agent.WorkerMessage(ping=agent.WorkerPing(timestamp=now_ms)))
+            await asyncio.sleep(self._opts.server_ping_interval)
+            if self._pong_at is None:
+                continue
+            silent = time.monotonic() - self._pong_at
+            if silent > self._opts.server_ping_timeout:
+                logger.warning(
+                    "the LiveKit server answered no ping for %.1f s (server_ping_timeout); "
+                    "reconnecting",
+                    silent,
+                )
+                return
+
+    def _on_pong(self, pong: agent.WorkerPong) -> None:
+        self._pong_at = time.monotonic()
+        self._server_rtt_ms = max(0.0, time.time() * 1000 - pong.last_timestamp)
+
+    @property
+    def server_rtt_ms(self) -> float | None:
+        """Round trip of the last ``WorkerPing``/``WorkerPong`` with the server (None before
+        the first pong)."""
+        return self._server_rtt_ms
 
     async def _status_loop(self) -> None:
         while True:
@@ -515,7 +549,7 @@ class Worker(rtc.EventEmitter[EventTypes]):
             elif which == "termination":
                 self._spawn(self._terminate(server_msg.termination.job_id))
             elif which == "pong":
-                pass
+                self._on_pong(server_msg.pong)
             elif which == "go_away":
                 logger.info("the server asked the worker to go away: %s", server_msg.go_away.reason)
                 return
