@@ -20,8 +20,10 @@ from voxlane.agents.metrics import LLMMetrics
 from voxlane.agents.types import APIConnectOptions
 from voxlane.plugins import anthropic as vx_anthropic
 
-FAST = APIConnectOptions(max_retry=2, retry_interval=0.01, timeout=0.5)
-NO_RETRY = APIConnectOptions(max_retry=0, retry_interval=0.01, timeout=0.5)
+FAST = APIConnectOptions(max_retry=2, retry_interval=0.01, timeout=5.0)
+NO_RETRY = APIConnectOptions(max_retry=0, retry_interval=0.01, timeout=5.0)
+# a hung request costs this once; the healthy retry must answer within it on a loaded machine
+HANG_TIMEOUT = 1.5
 
 
 def make_llm(server: fk.FakeAnthropic, **kwargs: Any) -> vx_anthropic.LLM:
@@ -249,7 +251,7 @@ async def test_invalid_request_error_event_is_not_retried(fake_anthropic: fk.Fak
 
 async def test_timeout_then_success(fake_anthropic: fk.FakeAnthropic) -> None:
     fake_anthropic.queue.extend([fk.Fault("hang"), fk.MessageReply(text=["late"])])
-    opts = APIConnectOptions(max_retry=1, retry_interval=0.01, timeout=0.3)
+    opts = APIConnectOptions(max_retry=1, retry_interval=0.01, timeout=HANG_TIMEOUT)
     llm = make_llm(fake_anthropic)
     errors: list[LLMError] = []
     llm.on("error", errors.append)

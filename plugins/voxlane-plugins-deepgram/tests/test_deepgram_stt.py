@@ -18,6 +18,8 @@ from voxlane.agents.types import APIConnectOptions
 from voxlane.plugins import deepgram
 
 FAST = APIConnectOptions(max_retry=2, retry_interval=0.01, timeout=5.0)
+# a hung server costs this once; healthy answers must come within it on a loaded machine
+HANG_TIMEOUT = 1.5
 ET = SpeechEventType
 
 
@@ -162,11 +164,11 @@ async def test_silent_server_times_out_then_reconnects(
     dg_server.fail_next("listen", fake.Fault("hang"))
     errors: list[STTError] = []
     dg_stt.on("error", errors.append)
-    opts = APIConnectOptions(max_retry=2, retry_interval=0.01, timeout=0.3)
+    opts = APIConnectOptions(max_retry=2, retry_interval=0.01, timeout=HANG_TIMEOUT)
 
     async def pace(i: int, stream: Any) -> None:
         if i == 40:  # let the hung connection time out while audio is outstanding
-            await asyncio.sleep(0.6)
+            await asyncio.sleep(HANG_TIMEOUT + 0.5)
 
     events = await run_stream(dg_stt, clip.frames(), conn_options=opts, on_frame=pace)
     assert [type(e.error).__name__ for e in errors] == ["APITimeoutError"]
@@ -193,13 +195,13 @@ async def test_malformed_messages_are_skipped(
 async def test_keepalive_holds_an_idle_stream_open(
     dg_server: fake.FakeDeepgram, clip: speech.SpeechClip
 ) -> None:
-    dg_server.idle_timeout = 0.4
+    dg_server.idle_timeout = 1.0  # 10 keepalive intervals: a slow loop still keeps it open
     stt = deepgram.STT(api_key=fake.API_KEY, base_url=dg_server.base_url, keepalive_interval=0.1)
     frames = clip.frames()
 
     async def pause(i: int, stream: Any) -> None:
         if i == len(frames) // 2:
-            await asyncio.sleep(1.0)  # no audio for longer than the server's idle timeout
+            await asyncio.sleep(1.5)  # no audio for longer than the server's idle timeout
 
     events = await run_stream(stt, frames, on_frame=pause)
     assert finals(events) == clip.texts
@@ -302,7 +304,8 @@ async def test_recognize_malformed_answer_and_timeout(
     errors: list[STTError] = []
     dg_stt.on("error", errors.append)
     ev = await dg_stt.recognize(
-        clip.frames(), conn_options=APIConnectOptions(max_retry=2, retry_interval=0.01, timeout=0.5)
+        clip.frames(),
+        conn_options=APIConnectOptions(max_retry=2, retry_interval=0.01, timeout=HANG_TIMEOUT),
     )
     assert ev.alternatives[0].text == " ".join(clip.texts)
     assert [type(e.error).__name__ for e in errors] == ["APIConnectionError", "APITimeoutError"]

@@ -15,7 +15,7 @@ from voxlane.agents._exceptions import APIConnectionError, APIStatusError
 from voxlane.agents.types import APIConnectOptions
 from voxlane.plugins import openai as vx_openai
 
-FAST = APIConnectOptions(max_retry=2, retry_interval=0.01, timeout=0.5)
+FAST = APIConnectOptions(max_retry=2, retry_interval=0.01, timeout=5.0)
 
 
 def speech_frames() -> list[rtc.AudioFrame]:
