@@ -148,6 +148,8 @@ async def test_function_tool_runs_with_the_local_model(
     try:
         handle = session.generate_reply(user_input="What time is it?", tool_choice="required")
         await asyncio.wait_for(handle.wait_for_playout(), timeout=TURN_TIMEOUT)
+        # the answer to the tool output is a child speech of `handle`
+        await asyncio.wait_for(session.drain(), timeout=TURN_TIMEOUT)
     finally:
         await session.aclose()
     items = session.history.items

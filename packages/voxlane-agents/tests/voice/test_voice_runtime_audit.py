@@ -29,7 +29,7 @@ from voxlane.agents.testing.fakes import (
     ScriptedTranscript,
     audio_pattern,
 )
-from voxlane.agents.voice import Agent, AgentSession, AgentTask, ModelSettings
+from voxlane.agents.voice import Agent, AgentSession, AgentTask, ModelSettings, SpeechHandle
 
 pytestmark = pytest.mark.virtual_clock
 
@@ -54,12 +54,17 @@ async def test_tool_steps_stop_when_the_llm_ignores_tool_choice_none(
     session: AgentSession[None] = AgentSession(llm=llm, max_tool_steps=2)
     agent = Looper()
     await session.start(agent)
+    handles: list[SpeechHandle] = []
+    session.on("speech_created", lambda ev: handles.append(ev.speech_handle))
     handle = session.generate_reply(user_input="go")
     await handle
+    await session.drain()
     assert [c.tool_choice for c in llm.calls][-1] == "none"
     assert len(llm.calls) == 3  # steps 0 and 1 may call tools, step 2 is the forced "none"
     assert agent.runs == 3  # the last step's calls ran and are recorded, but not answered
-    assert handle.num_steps == 3
+    # each tool reply is a child speech of the previous step
+    assert [h.step_index for h in handles] == [0, 1, 2]
+    assert [h.parent for h in handles] == [None, handles[0], handles[1]]
     assert "max_tool_steps (2)" in caplog.text
     await session.aclose()
 

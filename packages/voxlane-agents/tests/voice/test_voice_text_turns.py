@@ -183,6 +183,8 @@ async def test_chained_tool_calls_stop_at_max_tool_steps(vh: Any) -> None:
     llm = vh.ScriptedLLM([*replies, "Done looking."])
     session: AgentSession[None] = AgentSession(llm=llm, max_tool_steps=3)
     await session.start(ToolAgent())
+    steps: list[int] = []
+    session.on("speech_created", lambda ev: steps.append(ev.speech_handle.step_index))
     handle = session.generate_reply(user_input="look everywhere")
     await handle
     await session.drain()
@@ -190,7 +192,7 @@ async def test_chained_tool_calls_stop_at_max_tool_steps(vh: Any) -> None:
     assert len(choices) == 4
     assert choices[3] == "none"  # the last step may not call tools
     assert all(c != "none" for c in choices[:3])
-    assert handle.num_steps == 4
+    assert handle.step_index == 0 and steps == [0, 1, 2, 3]  # one speech per step
     assert vh.history(session.history)[-1] == ("assistant", "Done looking.", "complete")
     await session.aclose()
 

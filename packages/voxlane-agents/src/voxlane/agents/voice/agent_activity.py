@@ -448,7 +448,6 @@ class AgentActivity:
                 chat_ctx=ctx,
                 user_message=user_message,
                 tool_choice=tool_choice,
-                step=0,
                 preemptive=preemptive,
             ),
             name=f"speech_reply_{handle.id}",
@@ -778,22 +777,41 @@ class AgentActivity:
 
     # -- tool follow-ups ---------------------------------------------------------------------
 
+    def _create_tool_reply_handle(self, parent: SpeechHandle) -> SpeechHandle:
+        """A new handle answering the tool outputs of ``parent`` (announced as tool_response).
+
+        It is queued with the parent's priority even while the agent drains, so the answer to
+        tools that ran (e.g. a handoff tool) is still said.
+        """
+        child = SpeechHandle.create(
+            allow_interruptions=parent.allow_interruptions,
+            step_index=parent.step_index + 1,
+            parent=parent,
+        )
+        parent._add_child(child)
+        self._session.emit(
+            "speech_created",
+            SpeechCreatedEvent(speech_handle=child, user_initiated=False, source="tool_response"),
+        )
+        return child
+
     def _schedule_tool_reply(
-        self, speech: SpeechHandle, *, chat_ctx: ChatContext, tool_choice: Any, step: int
-    ) -> None:
-        speech._begin_step()
+        self, parent: SpeechHandle, *, chat_ctx: ChatContext, tool_choice: Any
+    ) -> SpeechHandle:
+        """Create, announce and queue the reply to ``parent``'s tool outputs."""
+        child = self._create_tool_reply_handle(parent)
         self._spawn(
             run_reply_step(
                 self,
-                speech,
+                child,
                 chat_ctx=chat_ctx,
                 user_message=None,
                 tool_choice=tool_choice,
-                step=step,
             ),
-            name=f"speech_tool_reply_{speech.id}_{step}",
+            name=f"speech_tool_reply_{child.id}",
         )
-        self._schedule(speech, speech.priority, force=True)
+        self._schedule(child, parent.priority, force=True)
+        return child
 
     def _emit_tools_executed(self, ev: FunctionToolsExecutedEvent) -> None:
         self._session.emit("function_tools_executed", ev)

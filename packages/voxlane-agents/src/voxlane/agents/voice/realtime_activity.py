@@ -269,6 +269,11 @@ class RealtimeBridge:
                 speech_handle=handle, user_initiated=user_initiated, source="generate_reply"
             ),
         )
+        self._watch_interrupt(handle)
+        return handle
+
+    def _watch_interrupt(self, handle: SpeechHandle) -> None:
+        """Interrupting ``handle`` also interrupts the realtime model's response."""
         rt = self._rt
 
         def _interrupt_model(_: SpeechHandle) -> None:
@@ -276,7 +281,6 @@ class RealtimeBridge:
                 rt.interrupt()
 
         handle._on_interrupt(_interrupt_model)
-        return handle
 
     def _on_generation_created(self, ev: GenerationCreatedEvent) -> None:
         if ev.user_initiated:
@@ -296,7 +300,7 @@ class RealtimeBridge:
             allow_interruptions=activity.allow_interruptions, user_initiated=False
         )
         activity._spawn(
-            self._generation_step(handle, lambda: _resolved(ev), step=0),
+            self._generation_step(handle, lambda: _resolved(ev)),
             name=f"speech_realtime_{handle.id}",
         )
         activity._schedule(handle, SpeechHandle.SPEECH_PRIORITY_NORMAL)
@@ -336,7 +340,7 @@ class RealtimeBridge:
             return await rt.generate_reply(instructions=instructions, tool_choice=tool_choice)
 
         activity._spawn(
-            self._generation_step(handle, _create, step=0),
+            self._generation_step(handle, _create),
             name=f"speech_realtime_{handle.id}",
         )
         activity._schedule(handle, SpeechHandle.SPEECH_PRIORITY_NORMAL)
@@ -346,8 +350,6 @@ class RealtimeBridge:
         self,
         speech: SpeechHandle,
         create: Callable[[], Awaitable[GenerationCreatedEvent]],
-        *,
-        step: int,
     ) -> None:
         activity = self._activity
         session = activity.session
@@ -369,7 +371,7 @@ class RealtimeBridge:
             speech._mark_generation_done()
             if interrupted:
                 if exec_task.done() and not exec_task.cancelled() and outputs:
-                    await self._after_tools(speech, outputs, step=step)
+                    await self._after_tools(speech, outputs)
                 await aio.cancel_and_wait(exec_task)
                 speech._mark_done()
                 return
@@ -377,7 +379,7 @@ class RealtimeBridge:
             if not outputs:
                 speech._mark_done()
                 return
-            await self._after_tools(speech, outputs, step=step)
+            await self._after_tools(speech, outputs)
         except asyncio.CancelledError:
             speech._mark_generation_done()
             speech._mark_done()
@@ -466,7 +468,7 @@ class RealtimeBridge:
         except Exception:
             logger.exception("truncating realtime message %s failed", msg.message_id)
 
-    async def _after_tools(self, speech: SpeechHandle, outputs: list[Any], *, step: int) -> None:
+    async def _after_tools(self, speech: SpeechHandle, outputs: list[Any]) -> None:
         activity = self._activity
         session = activity.session
         rt = self._require()
@@ -487,10 +489,10 @@ class RealtimeBridge:
         ):
             speech._mark_done()
             return
-        if tool_steps_exhausted(activity, speech, step):
+        if tool_steps_exhausted(activity, speech):
             speech._mark_done()
             return
-        next_step = step + 1
+        next_step = speech.step_index + 1
         tool_choice: NotGivenOr[Any] = NOT_GIVEN
         if (
             next_step >= session.options.max_tool_steps
@@ -498,16 +500,18 @@ class RealtimeBridge:
             or new_agent is not None
         ):
             tool_choice = "none"
-        speech._begin_step()
+        child = activity._create_tool_reply_handle(speech)
+        self._watch_interrupt(child)
 
         async def _create() -> GenerationCreatedEvent:
             return await rt.generate_reply(tool_choice=tool_choice)
 
         activity._spawn(
-            self._generation_step(speech, _create, step=next_step),
-            name=f"speech_realtime_tool_reply_{speech.id}_{next_step}",
+            self._generation_step(child, _create),
+            name=f"speech_realtime_tool_reply_{child.id}",
         )
-        activity._schedule(speech, speech.priority, force=True)
+        activity._schedule(child, speech.priority, force=True)
+        speech._mark_done()
 
 
 async def _resolved(ev: GenerationCreatedEvent) -> GenerationCreatedEvent:

@@ -33,7 +33,6 @@ class RunContext(Generic[Userdata_T]):
         self._session = session
         self._speech_handle = speech_handle
         self._function_call = function_call
-        self._initial_step = speech_handle._current_step()
 
     @property
     def session(self) -> AgentSession[Userdata_T]:
@@ -58,7 +57,7 @@ class RunContext(Generic[Userdata_T]):
 
     async def wait_for_playout(self) -> None:
         """Wait until the audio generated before this tool call has been played out."""
-        await self._speech_handle._wait_for_generation(step=self._initial_step)
+        await self._speech_handle._wait_played()
 
 
 __all__ = ["RunContext", "Userdata_T"]

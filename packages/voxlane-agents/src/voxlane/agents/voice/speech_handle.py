@@ -2,8 +2,9 @@
 
 A handle is created by ``session.say``/``session.generate_reply`` (and by the runtime for user
 turns). The session's speech queue plays one handle at a time, highest priority first. A handle
-can span several generation steps: when the LLM calls tools, the reply after the tool outputs is
-a new step of the same handle (``num_steps`` grows).
+runs one generation step: when the LLM calls tools and their outputs need an answer, the reply is
+a new child handle (``parent`` is the handle that called the tools, ``step_index`` is one more),
+announced with a ``speech_created`` event whose ``source`` is ``"tool_response"``.
 """
 
 from __future__ import annotations
@@ -47,14 +48,14 @@ class SpeechHandle:
         self._id = speech_id
         self._allow_interruptions = allow_interruptions
         self._step_index = step_index
-        self._num_steps = 1
         self._parent = parent
+        self._children: list[SpeechHandle] = []
         self._priority = SpeechHandle.SPEECH_PRIORITY_NORMAL
         self._interrupt_fut: asyncio.Future[None] = loop.create_future()
         self._done_fut: asyncio.Future[None] = loop.create_future()
         self._authorize_fut: asyncio.Future[None] = loop.create_future()
         self._generation_fut: asyncio.Future[None] = loop.create_future()
-        self._step_futs: dict[int, asyncio.Future[None]] = {0: loop.create_future()}
+        self._played_fut: asyncio.Future[None] = loop.create_future()
         self._chat_items: list[ChatItem] = []
         self._chat_message: ChatMessage | None = None
         self._exception: BaseException | None = None
@@ -87,12 +88,8 @@ class SpeechHandle:
 
     @property
     def step_index(self) -> int:
+        """0 for a new speech; the parent's ``step_index`` + 1 for a reply to tool outputs."""
         return self._step_index
-
-    @property
-    def num_steps(self) -> int:
-        """How many generation steps this speech ran (1 + one per tool-reply step)."""
-        return self._num_steps
 
     @property
     def allow_interruptions(self) -> bool:
@@ -112,10 +109,10 @@ class SpeechHandle:
 
     @property
     def parent(self) -> SpeechHandle | None:
-        """The handle given as ``parent`` to :meth:`create`, if any.
+        """The handle whose tool calls led to this speech, if any.
 
-        The runtime never sets it: the reply to tool outputs is a further step of the same
-        handle (see ``num_steps``), not a child handle.
+        When the LLM calls tools and their outputs need an answer, the runtime creates a new
+        handle for that answer with the handle that called the tools as its parent.
         """
         return self._parent
 
@@ -139,7 +136,9 @@ class SpeechHandle:
     def interrupt(self, *, force: bool = False) -> SpeechHandle:
         """Interrupt this speech (stop its generation and playout).
 
-        Raises RuntimeError when the speech does not allow interruptions, unless ``force``.
+        The reply to its tool outputs, if one was already scheduled (a child handle, see
+        ``parent``), is interrupted too. Raises RuntimeError when the speech does not allow
+        interruptions, unless ``force``.
         """
         if not force and not self._allow_interruptions:
             raise RuntimeError(
@@ -147,10 +146,17 @@ class SpeechHandle:
                 "pass force=True to interrupt it anyway"
             )
         self._cancel()
+        for child in list(self._children):
+            if not child.done() and (force or child.allow_interruptions):
+                child.interrupt(force=force)
         return self
 
     async def wait_for_playout(self) -> None:
-        """Wait until the speech has been fully played out (or interrupted)."""
+        """Wait until this speech has been fully played out (or interrupted) and its tools ran.
+
+        The reply to the tool outputs is another handle (a child, see ``parent``): wait on it
+        separately.
+        """
         if _running_tool_speech.get() is self:
             raise RuntimeError(
                 f"cannot call `SpeechHandle.wait_for_playout()` on {self._id} from inside one of "
@@ -217,41 +223,29 @@ class SpeechHandle:
     async def _wait_for_authorization(self) -> None:
         await asyncio.shield(self._authorize_fut)
 
-    def _begin_step(self) -> int:
-        """Start the next generation step (a reply to tool outputs); returns its index."""
-        loop = asyncio.get_event_loop()
-        self._generation_fut = loop.create_future()
-        idx = len(self._step_futs)
-        self._step_futs[idx] = loop.create_future()
-        self._num_steps = idx + 1
-        return idx
+    def _add_child(self, child: SpeechHandle) -> None:
+        """Remember the tool-reply handle created from this one (interrupted with it)."""
+        self._children.append(child)
 
-    def _mark_step_played(self) -> None:
-        """The audio/text of the current step was played out (tools may still be running)."""
-        if self._step_futs:
-            last = self._step_futs[len(self._step_futs) - 1]
-            if not last.done():
-                last.set_result(None)
+    def _mark_played(self) -> None:
+        """The audio/text of this speech was played out (its tools may still be running)."""
+        if not self._played_fut.done():
+            self._played_fut.set_result(None)
 
     def _mark_generation_done(self) -> None:
-        """The current generation step finished (played out or interrupted, tools done)."""
+        """The generation finished (played out or interrupted); the queue may move on."""
         self._clear_authorization()
-        self._mark_step_played()
+        self._mark_played()
         if not self._generation_fut.done():
             self._generation_fut.set_result(None)
 
-    async def _wait_for_generation(self, step: int | None = None) -> None:
-        """Wait for the current step to finish, or for step ``step`` to be played out."""
-        if step is None:
-            await asyncio.shield(self._generation_fut)
-            return
-        fut = self._step_futs.get(step)
-        if fut is None:
-            return
-        await asyncio.shield(fut)
+    async def _wait_for_generation(self) -> None:
+        """Wait until the generation of this speech finished (see _mark_generation_done)."""
+        await asyncio.shield(self._generation_fut)
 
-    def _current_step(self) -> int:
-        return max(0, len(self._step_futs) - 1)
+    async def _wait_played(self) -> None:
+        """Wait until the audio/text of this speech was played out (or interrupted)."""
+        await asyncio.shield(self._played_fut)
 
     def _add_item(self, item: ChatItem) -> None:
         self._chat_items.append(item)
@@ -263,9 +257,7 @@ class SpeechHandle:
         if self._done_fut.done():
             return
         self._exception = exception
-        for fut in self._step_futs.values():
-            if not fut.done():
-                fut.set_result(None)
+        self._mark_played()
         if not self._generation_fut.done():
             self._generation_fut.set_result(None)
         self._done_fut.set_result(None)

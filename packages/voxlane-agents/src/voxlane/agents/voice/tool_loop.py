@@ -2,8 +2,9 @@
 
 ``run_reply_step`` waits until the speech queue authorizes the speech, streams the LLM node's
 text through the transcription/TTS nodes to the outputs, runs the tool calls concurrently,
-records what was really said (only the played part when interrupted), then either finishes the
-speech or schedules the next step that answers the tool outputs. ``speak`` plays a fixed text
+records what was really said (only the played part when interrupted), then finishes the speech,
+after scheduling a child speech (``parent`` = this one) that answers the tool outputs if they
+need an answer. ``speak`` plays a fixed text
 (``session.say``).
 """
 
@@ -112,7 +113,6 @@ async def run_reply_step(
     chat_ctx: ChatContext,
     user_message: ChatMessage | None,
     tool_choice: Any,
-    step: int,
     preemptive: PreemptiveGeneration | None = None,
 ) -> None:
     """One generation step of ``speech`` (see module docstring).
@@ -179,9 +179,7 @@ async def run_reply_step(
             if exec_task.done() and not exec_task.cancelled() and outputs:
                 # the tools finished before the interruption: keep their items (a handoff
                 # becomes an error output, see _after_tools)
-                await _after_tools(
-                    activity, speech, chat_ctx, outputs, new_items, tool_choice, step
-                )
+                await _after_tools(activity, speech, chat_ctx, outputs, new_items, tool_choice)
             await aio.cancel_and_wait(exec_task)
             speech._mark_done()
             return
@@ -189,7 +187,7 @@ async def run_reply_step(
         if not outputs:
             speech._mark_done()
             return
-        await _after_tools(activity, speech, chat_ctx, outputs, new_items, tool_choice, step)
+        await _after_tools(activity, speech, chat_ctx, outputs, new_items, tool_choice)
     except asyncio.CancelledError:
         if llm_task is not None:
             llm_task.cancel()
@@ -250,14 +248,15 @@ def reply_required(outputs: list[ToolExecutionOutput], ev: FunctionToolsExecuted
     return any(o.reply_required for o in outputs)
 
 
-def tool_steps_exhausted(activity: AgentActivity, speech: SpeechHandle, step: int) -> bool:
-    """Whether step ``step`` was the last one allowed by ``max_tool_steps``.
+def tool_steps_exhausted(activity: AgentActivity, speech: SpeechHandle) -> bool:
+    """Whether ``speech`` was the last step allowed by ``max_tool_steps``.
 
-    That step ran with tool_choice="none"; a model that called tools anyway gets no further
-    step (its outputs stay recorded), so a model ignoring tool_choice cannot loop forever.
+    Steps are counted along the chain of tool replies (``speech.step_index``). The last step
+    ran with tool_choice="none"; a model that called tools anyway gets no further step (its
+    outputs stay recorded), so a model ignoring tool_choice cannot loop forever.
     """
     max_steps = activity.session.options.max_tool_steps
-    if step < max_steps:
+    if speech.step_index < max_steps:
         return False
     logger.warning(
         "speech %s: the LLM called tools after max_tool_steps (%d) was reached; the tool "
@@ -276,7 +275,6 @@ async def _after_tools(
     outputs: list[ToolExecutionOutput],
     new_items: list[Any],
     tool_choice: Any,
-    step: int,
 ) -> None:
     session = activity.session
     ev, tool_items, new_agent = record_tool_outputs(activity, speech, outputs)
@@ -284,10 +282,10 @@ async def _after_tools(
     if not reply_required(outputs, ev) or activity._closed or speech.interrupted:
         speech._mark_done()
         return
-    if tool_steps_exhausted(activity, speech, step):
+    if tool_steps_exhausted(activity, speech):
         speech._mark_done()
         return
-    next_step = step + 1
+    next_step = speech.step_index + 1
     next_choice = tool_choice
     if (
         next_step >= session.options.max_tool_steps
@@ -302,7 +300,10 @@ async def _after_tools(
     for item in new_items:
         if new_ctx.get_by_id(item.id) is None:
             new_ctx.insert(item)
-    activity._schedule_tool_reply(speech, chat_ctx=new_ctx, tool_choice=next_choice, step=next_step)
+    # the child is announced (speech_created) before the parent is done, so whoever follows
+    # the parent (RunResult, async toolsets) sees the reply
+    activity._schedule_tool_reply(speech, chat_ctx=new_ctx, tool_choice=next_choice)
+    speech._mark_done()
 
 
 INTERRUPTED_HANDOFF_MESSAGE = "the agent handoff was interrupted and did not happen"
