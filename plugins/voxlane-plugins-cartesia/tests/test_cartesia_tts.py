@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -172,3 +173,25 @@ def test_options_and_keys(monkeypatch: pytest.MonkeyPatch) -> None:
         cartesia.TTS(speed=9.0)
     assert cartesia.tts.provider_rate_for(22050) == 22050
     assert cartesia.tts.provider_rate_for(32000) == 44100
+
+
+async def test_text_slower_than_the_timeout_is_not_a_stall(
+    ct_tts: cartesia.TTS, ct_server: fake.FakeCartesia
+) -> None:
+    # a segment's text trickles in slower than the timeout (a slow LLM): Cartesia owes no
+    # audio before the context is ended, so waiting for it is not a stall and nothing is
+    # retried or cut
+    errors: list[TTSError] = []
+    ct_tts.on("error", errors.append)
+    opts = APIConnectOptions(max_retry=0, timeout=HANG_TIMEOUT)
+    async with ct_tts.stream(conn_options=opts) as stream:
+        stream.push_text("Hello there, ")
+        await asyncio.sleep(HANG_TIMEOUT + 0.5)
+        stream.push_text("friend.")
+        stream.end_input()
+        events = [ev async for ev in stream]
+    assert errors == []
+    assert len(by_segment(events)) == 1 and events[-1].is_final
+    seconds = sum(ev.frame.duration for ev in events)
+    assert seconds == pytest.approx(espeak_seconds("Hello there, friend."), abs=0.02)
+    assert len(ct_server.connections) == 1

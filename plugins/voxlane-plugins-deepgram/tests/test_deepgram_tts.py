@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -177,3 +178,24 @@ def test_tts_options() -> None:
     assert deepgram.tts.provider_rate_for(16000) == 16000
     assert deepgram.tts.provider_rate_for(44100) == 48000
     assert deepgram.tts.provider_rate_for(96000) == 48000
+
+
+async def test_text_slower_than_the_timeout_is_not_a_stall(
+    dg_tts: deepgram.TTS, dg_server: fake.FakeDeepgram
+) -> None:
+    # a segment's text trickles in slower than the timeout (a slow LLM): Deepgram owes no
+    # audio before the Flush, so waiting for it is not a stall and nothing is retried or cut
+    errors: list[TTSError] = []
+    dg_tts.on("error", errors.append)
+    opts = APIConnectOptions(max_retry=0, timeout=HANG_TIMEOUT)
+    async with dg_tts.stream(conn_options=opts) as stream:
+        stream.push_text("Hello there, ")
+        await asyncio.sleep(HANG_TIMEOUT + 0.5)
+        stream.push_text("friend.")
+        stream.end_input()
+        events = [ev async for ev in stream]
+    assert errors == []
+    assert len(by_segment(events)) == 1 and events[-1].is_final
+    seconds = sum(ev.frame.duration for ev in events)
+    assert seconds == pytest.approx(espeak_seconds("Hello there, friend."), abs=0.02)
+    assert len(dg_server.connections) == 1

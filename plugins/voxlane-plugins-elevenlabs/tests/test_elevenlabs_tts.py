@@ -3,6 +3,7 @@ alignment -> timed transcripts, REST, faults."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -182,3 +183,25 @@ def test_keys_and_options(monkeypatch: pytest.MonkeyPatch) -> None:
         elevenlabs.VoiceSettings(stability=2.0)
     with pytest.raises(ValueError, match="speed"):
         elevenlabs.VoiceSettings(speed=3.0)
+
+
+async def test_text_slower_than_the_timeout_is_not_a_stall(
+    el_tts: elevenlabs.TTS, el_server: fake.FakeElevenLabs
+) -> None:
+    # a segment's text trickles in slower than the timeout (a slow LLM): ElevenLabs owes no
+    # audio before the flush (the text is under the first chunk_length_schedule step), so
+    # waiting for it is not a stall and nothing is retried or cut
+    errors: list[TTSError] = []
+    el_tts.on("error", errors.append)
+    opts = APIConnectOptions(max_retry=0, timeout=HANG_TIMEOUT)
+    async with el_tts.stream(conn_options=opts) as stream:
+        stream.push_text("Hello there, ")
+        await asyncio.sleep(HANG_TIMEOUT + 0.5)
+        stream.push_text("friend.")
+        stream.end_input()
+        events = [ev async for ev in stream]
+    assert errors == []
+    assert len(by_segment(events)) == 1 and events[-1].is_final
+    seconds = sum(ev.frame.duration for ev in events)
+    assert seconds == pytest.approx(espeak_seconds("Hello there, friend."), abs=0.02)
+    assert len(el_server.connections) == 1

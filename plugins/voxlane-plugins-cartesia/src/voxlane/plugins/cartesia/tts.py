@@ -24,6 +24,7 @@ from voxlane.agents import tts
 from voxlane.agents._exceptions import (
     APIError,
     APIStatusError,
+    APITimeoutError,
 )
 from voxlane.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 from voxlane.agents.utils.misc import shortuuid
@@ -198,7 +199,9 @@ class ChunkedStream(tts.ChunkedStream):
 @dataclass
 class _Context:
     context_id: str
-    ended: bool = False  # the flush (continue: false) was sent
+    # no more text will come (the flush, continue: false, was sent, or the sender stopped): from
+    # then on a silent socket is a stall; before, the text may still be on its way (a slow LLM)
+    ended: bool = False
     backlog: deque[dict[str, Any]] = field(default_factory=deque)
 
 
@@ -253,21 +256,25 @@ class SynthesizeStream(tts.SynthesizeStream):
             )
             await ws.send_str(json.dumps(body))
 
-        async for item in self._input_ch:
-            if isinstance(item, str):
-                if current is None:
-                    current = _Context(context_id=shortuuid("ctx_"))
-                    by_id[current.context_id] = current
-                    contexts.put_nowait(current)
-                await send(current, item, True)
-            elif current is not None:
+        try:
+            async for item in self._input_ch:
+                if isinstance(item, str):
+                    if current is None:
+                        current = _Context(context_id=shortuuid("ctx_"))
+                        by_id[current.context_id] = current
+                        contexts.put_nowait(current)
+                    await send(current, item, True)
+                elif current is not None:
+                    current.ended = True
+                    await send(current, "", False)
+                    current = None
+            if current is not None:
                 current.ended = True
                 await send(current, "", False)
-                current = None
-        if current is not None:
-            current.ended = True
-            await send(current, "", False)
-        contexts.put_nowait(None)
+            contexts.put_nowait(None)
+        finally:
+            if current is not None:
+                current.ended = True
 
     async def _receive(
         self,
@@ -287,7 +294,12 @@ class SynthesizeStream(tts.SynthesizeStream):
             while True:
                 data = ctx.backlog.popleft() if ctx.backlog else None
                 if data is None:
-                    data = await self._next_message(ws, timeout)
+                    try:
+                        data = await self._next_message(ws, timeout)
+                    except APITimeoutError:
+                        if not ctx.ended:
+                            continue  # the text is still coming: nothing is owed yet
+                        raise
                     if data is None:
                         continue
                     owner = by_id.get(str(data.get("context_id")))

@@ -42,6 +42,14 @@ def provider_rate_for(sample_rate: int) -> int:
 
 
 @dataclass
+class _Segment:
+    segment_id: str
+    # no more text will come (its Flush was sent, or the sender stopped): from then on a silent
+    # socket is a stall; before, the text may still be on its way (a slow LLM)
+    text_done: bool = False
+
+
+@dataclass
 class TTSOptions:
     model: str
     sample_rate: int
@@ -179,7 +187,7 @@ class SynthesizeStream(tts.SynthesizeStream):
         )
         timeout = self._conn_options.timeout
         # segments whose text was sent, in order; None once the input ended
-        segments: asyncio.Queue[str | None] = asyncio.Queue()
+        segments: asyncio.Queue[_Segment | None] = asyncio.Queue()
         try:
             async with self._dg._pool.connection(timeout) as ws:
                 await run_duplex(
@@ -192,41 +200,52 @@ class SynthesizeStream(tts.SynthesizeStream):
         except Exception as e:
             raise API.map_error(e, "speak websocket", timeout) from e
 
-    async def _send(self, ws: WebSocket, segments: asyncio.Queue[str | None]) -> None:
-        segment_open = False
-        async for item in self._input_ch:
-            if isinstance(item, str):
-                if not segment_open:
-                    segment_open = True
-                    segments.put_nowait(shortuuid("seg_"))
-                await ws.send_str(json.dumps({"type": "Speak", "text": item}))
-            elif segment_open:
-                segment_open = False
-                await ws.send_str(json.dumps({"type": "Flush"}))
-        if segment_open:
+    async def _send(self, ws: WebSocket, segments: asyncio.Queue[_Segment | None]) -> None:
+        current: _Segment | None = None
+
+        async def flush(segment: _Segment) -> None:
             await ws.send_str(json.dumps({"type": "Flush"}))
-        segments.put_nowait(None)
+            segment.text_done = True
+
+        try:
+            async for item in self._input_ch:
+                if isinstance(item, str):
+                    if current is None:
+                        current = _Segment(shortuuid("seg_"))
+                        segments.put_nowait(current)
+                    await ws.send_str(json.dumps({"type": "Speak", "text": item}))
+                elif current is not None:
+                    await flush(current)
+                    current = None
+            if current is not None:
+                await flush(current)
+            segments.put_nowait(None)
+        finally:
+            if current is not None:
+                current.text_done = True
 
     async def _receive(
         self,
         ws: WebSocket,
-        segments: asyncio.Queue[str | None],
+        segments: asyncio.Queue[_Segment | None],
         emitter: tts.AudioEmitter,
         opts: TTSOptions,
         timeout: float,
     ) -> None:
         while True:
-            segment_id = await segments.get()
-            if segment_id is None:
+            segment = await segments.get()
+            if segment is None:
                 return
-            emitter.start_segment(segment_id=segment_id)
+            emitter.start_segment(segment_id=segment.segment_id)
             resampler = PcmResampler(opts.provider_rate, opts.sample_rate)
             while True:
                 try:
                     msg = await asyncio.wait_for(ws.receive(), timeout)
                 except asyncio.TimeoutError:
+                    if not segment.text_done:
+                        continue  # the text is still coming (a slow LLM): nothing is owed yet
                     raise APITimeoutError(
-                        f"Deepgram speak: no audio for {timeout} s while synthesizing"
+                        f"Deepgram speak: no audio for {timeout} s after the segment was flushed"
                     ) from None
                 if msg.type == aiohttp.WSMsgType.BINARY:
                     emitter.push(resampler.push(msg.data))

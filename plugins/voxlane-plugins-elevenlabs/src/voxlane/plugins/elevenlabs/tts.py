@@ -25,6 +25,7 @@ from voxlane.agents import tts
 from voxlane.agents._exceptions import (
     APIError,
     APIStatusError,
+    APITimeoutError,
 )
 from voxlane.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 from voxlane.agents.utils.misc import shortuuid
@@ -226,6 +227,9 @@ class ChunkedStream(tts.ChunkedStream):
 class _Context:
     context_id: str
     backlog: deque[dict[str, Any]] = field(default_factory=deque)
+    # no more text will come (flushed and closed, or the sender stopped): from then on a silent
+    # socket is a stall; before, the text may still be on its way (a slow LLM)
+    ended: bool = False
 
 
 class _WordAligner:
@@ -311,30 +315,37 @@ class SynthesizeStream(tts.SynthesizeStream):
         current: _Context | None = None
 
         async def close(ctx: _Context) -> None:
+            ctx.ended = True
             await ws.send_str(json.dumps({"text": "", "context_id": ctx.context_id, "flush": True}))
             await ws.send_str(json.dumps({"context_id": ctx.context_id, "close_context": True}))
 
-        async for item in self._input_ch:
-            if isinstance(item, str):
-                if current is None:
-                    current = _Context(context_id=shortuuid("ctx_"))
-                    by_id[current.context_id] = current
-                    contexts.put_nowait(current)
-                    first: dict[str, Any] = {
-                        "text": " ",
-                        "context_id": current.context_id,
-                        "generation_config": {"chunk_length_schedule": opts.chunk_length_schedule},
-                    }
-                    if opts.voice_settings is not None:
-                        first["voice_settings"] = asdict(opts.voice_settings)
-                    await ws.send_str(json.dumps(first))
-                await ws.send_str(json.dumps({"text": item, "context_id": current.context_id}))
-            elif current is not None:
+        try:
+            async for item in self._input_ch:
+                if isinstance(item, str):
+                    if current is None:
+                        current = _Context(context_id=shortuuid("ctx_"))
+                        by_id[current.context_id] = current
+                        contexts.put_nowait(current)
+                        first: dict[str, Any] = {
+                            "text": " ",
+                            "context_id": current.context_id,
+                            "generation_config": {
+                                "chunk_length_schedule": opts.chunk_length_schedule
+                            },
+                        }
+                        if opts.voice_settings is not None:
+                            first["voice_settings"] = asdict(opts.voice_settings)
+                        await ws.send_str(json.dumps(first))
+                    await ws.send_str(json.dumps({"text": item, "context_id": current.context_id}))
+                elif current is not None:
+                    await close(current)
+                    current = None
+            if current is not None:
                 await close(current)
-                current = None
-        if current is not None:
-            await close(current)
-        contexts.put_nowait(None)
+            contexts.put_nowait(None)
+        finally:
+            if current is not None:
+                current.ended = True
 
     async def _receive(
         self,
@@ -356,7 +367,12 @@ class SynthesizeStream(tts.SynthesizeStream):
             while True:
                 data = ctx.backlog.popleft() if ctx.backlog else None
                 if data is None:
-                    data = await self._next_message(ws, timeout)
+                    try:
+                        data = await self._next_message(ws, timeout)
+                    except APITimeoutError:
+                        if not ctx.ended:
+                            continue  # the text is still coming: nothing is owed yet
+                        raise
                     if data is None:
                         continue
                     owner = by_id.get(str(data.get("contextId") or data.get("context_id")))
