@@ -9,6 +9,7 @@ import pytest
 
 from voxlane.agents import APIConnectionError, APIConnectOptions, APIStatusError
 from voxlane.agents.metrics import TTSMetrics
+from voxlane.agents.testing import run_with_virtual_clock
 from voxlane.agents.tts import (
     TTS,
     AudioEmitter,
@@ -41,6 +42,8 @@ class EngineTTS(TTS):
         self.name = name
         self.broken = False
         self.fail_after_audio = False
+        self.hang = False  # never answer (no audio, no error)
+        self.first_audio_delay = 0.0  # seconds (loop time) before the first audio
         self.error: Exception = APIConnectionError(f"{name} is down")
         self.calls: list[str] = []  # synthesize() requests (including recovery probes)
         self.stream_calls: list[str] = []  # segments received by stream()
@@ -64,6 +67,9 @@ class _EngineChunked(ChunkedStream):
         assert isinstance(tts, EngineTTS)
         tts.calls.append(self.input_text)
         output_emitter.initialize(request_id="c", sample_rate=tts.sample_rate, num_channels=1)
+        if tts.hang:
+            await asyncio.Event().wait()
+        await asyncio.sleep(tts.first_audio_delay)
         pcm = tone(len(self.input_text) * SECONDS_PER_CHAR, tts.sample_rate)
         if tts.fail_after_audio:
             output_emitter.push(pcm[: len(pcm) // 2])
@@ -89,6 +95,8 @@ class _EngineStream(SynthesizeStream):
                 text += item
                 continue
             tts.stream_calls.append(text)
+            if tts.hang:
+                await asyncio.Event().wait()
             if tts.broken or (tts.fail_after_audio and segments == 1):
                 raise tts.error
             output_emitter.start_segment(segment_id=f"{tts.name}-{segments}")
@@ -279,3 +287,77 @@ async def test_validation() -> None:
     with pytest.raises(ValueError, match="not one of"):
         adapter.is_available(stereo)
     await adapter.aclose()
+
+
+HANG_OPTS = APIConnectOptions(max_retry=0, retry_interval=0.0, timeout=2.0)
+
+
+def test_chunked_fails_over_when_an_engine_sends_no_audio_in_time() -> None:
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        a = EngineTTS("a", sample_rate=16000, streaming=False)
+        b = EngineTTS("b", sample_rate=16000, streaming=False)
+        a.hang = True
+        adapter = FallbackAdapter([a, b])
+        changes = events_of(adapter)
+        t0 = loop.time()
+        frame = await adapter.synthesize("hello there", conn_options=HANG_OPTS).collect()
+        assert loop.time() - t0 == pytest.approx(2.0)  # virtual time: exactly the timeout
+        assert b.calls == ["hello there"]
+        assert frame.duration == pytest.approx(len("hello there") * SECONDS_PER_CHAR, abs=0.01)
+        assert [(e.tts, e.available) for e in changes] == [(a, False)]
+        await adapter.aclose()
+        assert asyncio.all_tasks() == {asyncio.current_task()}
+
+    run_with_virtual_clock(scenario())
+
+
+def test_chunked_slow_first_audio_within_the_timeout_is_not_a_failure() -> None:
+    async def scenario() -> None:
+        a = EngineTTS("a", sample_rate=16000, streaming=False)
+        b = EngineTTS("b", sample_rate=16000, streaming=False)
+        a.first_audio_delay = 1.9
+        adapter = FallbackAdapter([a, b])
+        changes = events_of(adapter)
+        await adapter.synthesize("slow but fine", conn_options=HANG_OPTS).collect()
+        assert a.calls == ["slow but fine"] and b.calls == []
+        assert changes == []
+        await adapter.aclose()
+
+    run_with_virtual_clock(scenario())
+
+
+def test_stream_fails_over_when_flushed_text_gets_no_audio_in_time() -> None:
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        a = EngineTTS("a", sample_rate=16000, streaming=True)
+        b = EngineTTS("b", sample_rate=16000, streaming=True)
+        a.hang = True
+        adapter = FallbackAdapter([a, b])
+        changes = events_of(adapter)
+        stream = adapter.stream(conn_options=HANG_OPTS)
+        frames: list[SynthesizedAudio] = []
+
+        async def consume() -> None:
+            async for ev in stream:
+                frames.append(ev)
+
+        consumer = asyncio.create_task(consume())
+        stream.push_text("Hello ")
+        # text that is not flushed yet owes no audio: waiting for more is not a failure
+        await asyncio.sleep(10.0)
+        assert changes == [] and b.stream_calls == []
+        stream.push_text("world.")
+        stream.flush()
+        t_flush = loop.time()
+        stream.end_input()
+        await consumer
+        assert loop.time() - t_flush == pytest.approx(2.0)
+        assert [(e.tts, e.available) for e in changes] == [(a, False)]
+        assert b.stream_calls == ["Hello world."]  # the whole text replayed on b
+        assert frames and frames[-1].is_final
+        await stream.aclose()
+        await adapter.aclose()
+        assert asyncio.all_tasks() == {asyncio.current_task()}
+
+    run_with_virtual_clock(scenario())

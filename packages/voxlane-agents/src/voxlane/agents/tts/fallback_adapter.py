@@ -4,7 +4,9 @@ Requests go to the first available engine. When it fails (after its own retries)
 its audio went out*, it is marked unavailable (``"tts_availability_changed"``), a background task
 re-tries the failed text on it to detect recovery, and the next engine takes over with the same
 text. Once audio was emitted, a failure is raised instead: switching voices mid-sentence would
-replay or skip speech. Audio from every engine is resampled to one common rate.
+replay or skip speech. An engine that sends no audio within ``conn_options.timeout`` of being
+asked for it (from the request for ``synthesize()``; from the first flushed or ended text for
+``stream()``) counts as failed too. Audio from every engine is resampled to one common rate.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from livekit import rtc
 
-from .._exceptions import APIConnectionError
+from .._exceptions import APIConnectionError, APITimeoutError
 from ..tokenize import basic as basic_tokenize
 from ..types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 from ..utils import aio
@@ -172,15 +174,20 @@ class FallbackAdapter(TTS):
 
     async def _recover(self, member: _Member, text: str) -> None:
         opts = APIConnectOptions(max_retry=0, retry_interval=0.0)
-        try:
+
+        async def probe() -> bool:
             async with member.tts.synthesize(text, conn_options=opts) as stream:
                 got_audio = False
                 async for _ in stream:
                     got_audio = True
-            if got_audio:
+            return got_audio
+
+        try:
+            # bounded, so that a hung engine is probed again on a later request
+            if await asyncio.wait_for(probe(), opts.timeout):
                 self._mark_recovered(member)
-        except Exception as e:
-            logger.debug("%s is still failing: %s", member.tts.label, e)
+        except (Exception, asyncio.TimeoutError) as e:
+            logger.debug("%s is still failing: %r", member.tts.label, e)
 
     def synthesize(
         self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
@@ -215,8 +222,12 @@ class _Resampled:
         self._resampler: rtc.AudioResampler | None = None
         self._in_rate: int | None = None
         self.pushed = False
+        self.received = asyncio.Event()
+        """Set when the engine delivered its first non-empty frame (even if still resampling)."""
 
     def push(self, frame: rtc.AudioFrame) -> None:
+        if frame.samples_per_channel:
+            self.received.set()
         if frame.sample_rate == self._out_rate:
             self.flush()
             self._emit(frame)
@@ -250,6 +261,13 @@ def _no_retry(conn_options: APIConnectOptions) -> APIConnectOptions:
     )
 
 
+def _no_audio_error(member: _Member, timeout: float) -> APITimeoutError:
+    return APITimeoutError(
+        f"{member.tts.label} sent no audio within {timeout} s (conn_options.timeout); "
+        "trying the next TTS"
+    )
+
+
 class FallbackChunkedStream(ChunkedStream):
     """``FallbackAdapter.synthesize()``: tries each engine in turn until one succeeds."""
 
@@ -276,7 +294,19 @@ class FallbackChunkedStream(ChunkedStream):
                 async with member.tts.synthesize(
                     self.input_text, conn_options=self._member_opts
                 ) as stream:
-                    async for ev in stream:
+                    events = stream.__aiter__()
+                    while True:
+                        try:
+                            if sink.received.is_set():
+                                ev = await events.__anext__()
+                            else:
+                                ev = await asyncio.wait_for(
+                                    events.__anext__(), self._member_opts.timeout
+                                )
+                        except StopAsyncIteration:
+                            break
+                        except asyncio.TimeoutError:
+                            raise _no_audio_error(member, self._member_opts.timeout) from None
                         sink.push(ev.frame)
                 sink.flush()
                 output_emitter.flush()
@@ -319,6 +349,17 @@ class _InputLog:
     @property
     def text(self) -> str:
         return "".join(i for i in self.items if isinstance(i, str))
+
+    @property
+    def owes_audio(self) -> bool:
+        """Whether some text was flushed or ended: an engine must answer it with audio."""
+        pending = ""
+        for item in self.items:
+            if isinstance(item, str):
+                pending += item
+            elif pending.strip():
+                return True
+        return self.ended and bool(pending.strip())
 
 
 class FallbackSynthesizeStream(SynthesizeStream):
@@ -372,20 +413,43 @@ class FallbackSynthesizeStream(SynthesizeStream):
     ) -> None:
         stream = member.streaming.stream(conn_options=self._member_opts)
         forward = asyncio.create_task(self._forward(log, stream), name="FallbackStream.forward")
-        segment: str | None = None
+        consume = asyncio.create_task(
+            self._consume(stream, output_emitter, sink), name="FallbackStream.consume"
+        )
+        watchdog = asyncio.create_task(
+            self._watch_first_audio(member, log, sink), name="FallbackStream.first_audio"
+        )
         try:
-            async for ev in stream:
-                segment = self._switch_segment(output_emitter, sink, segment, ev)
-                sink.push(ev.frame)
-                if ev.is_final:
-                    sink.flush()
-                    output_emitter.flush()
-            if segment is not None:
-                sink.flush()
-                output_emitter.end_segment()
+            await asyncio.wait({consume, watchdog}, return_when=asyncio.FIRST_COMPLETED)
+            if watchdog.done():
+                watchdog.result()  # raises the no-audio timeout, if that is what ended it
+            await consume
         finally:
-            await aio.cancel_and_wait(forward)
+            await aio.cancel_and_wait(watchdog, consume, forward)
             await stream.aclose()
+
+    async def _consume(
+        self, stream: SynthesizeStream, output_emitter: AudioEmitter, sink: _Resampled
+    ) -> None:
+        segment: str | None = None
+        async for ev in stream:
+            segment = self._switch_segment(output_emitter, sink, segment, ev)
+            sink.push(ev.frame)
+            if ev.is_final:
+                sink.flush()
+                output_emitter.flush()
+        if segment is not None:
+            sink.flush()
+            output_emitter.end_segment()
+
+    async def _watch_first_audio(self, member: _Member, log: _InputLog, sink: _Resampled) -> None:
+        """Raise if no audio came within the timeout after text was flushed or ended."""
+        while not log.owes_audio:
+            await log.wait_changed()
+        try:
+            await asyncio.wait_for(sink.received.wait(), self._member_opts.timeout)
+        except asyncio.TimeoutError:
+            raise _no_audio_error(member, self._member_opts.timeout) from None
 
     @staticmethod
     def _switch_segment(
