@@ -11,7 +11,7 @@ import vx_deepgram_fake as fake
 
 from voxlane.agents._exceptions import APIConnectionError, APIStatusError
 from voxlane.agents.testing import speech
-from voxlane.agents.tts import SynthesizedAudio, TTSError
+from voxlane.agents.tts import FallbackAdapter, SynthesizedAudio, TTSError
 from voxlane.agents.types import APIConnectOptions
 from voxlane.plugins import deepgram
 
@@ -199,3 +199,30 @@ async def test_text_slower_than_the_timeout_is_not_a_stall(
     seconds = sum(ev.frame.duration for ev in events)
     assert seconds == pytest.approx(espeak_seconds("Hello there, friend."), abs=0.02)
     assert len(dg_server.connections) == 1
+
+
+async def test_fallback_to_a_second_voice_when_the_first_rejects(
+    dg_server: fake.FakeDeepgram,
+) -> None:
+    # the first engine's key is refused (401, not retried): the adapter marks it unavailable and
+    # the second one speaks every segment, each exactly once
+    broken = deepgram.TTS(api_key="revoked-key", base_url=dg_server.base_url)
+    good = deepgram.TTS(api_key=fake.API_KEY, base_url=dg_server.base_url)
+    adapter = FallbackAdapter([broken, good])
+    changes: list[bool] = []
+    adapter.on("tts_availability_changed", lambda ev: changes.append(ev.available))
+    try:
+        async with adapter.stream(conn_options=FAST) as stream:
+            for sentence in SENTENCES:
+                stream.push_text(sentence)
+                stream.flush()
+            stream.end_input()
+            events = [ev async for ev in stream]
+    finally:
+        await adapter.aclose()
+        await broken.aclose()
+        await good.aclose()
+    assert changes[:1] == [False]
+    seconds = sum(ev.frame.duration for ev in events)
+    expected = sum(espeak_seconds(s) for s in SENTENCES)
+    assert seconds == pytest.approx(expected, abs=0.05)

@@ -12,7 +12,7 @@ import vx_elevenlabs_fake as fake
 
 from voxlane.agents._exceptions import APIConnectionError, APIStatusError
 from voxlane.agents.testing import speech
-from voxlane.agents.tts import TIMED_TRANSCRIPTS_KEY, SynthesizedAudio, TTSError
+from voxlane.agents.tts import TIMED_TRANSCRIPTS_KEY, FallbackAdapter, SynthesizedAudio, TTSError
 from voxlane.agents.types import APIConnectOptions
 from voxlane.plugins import elevenlabs
 
@@ -205,3 +205,30 @@ async def test_text_slower_than_the_timeout_is_not_a_stall(
     seconds = sum(ev.frame.duration for ev in events)
     assert seconds == pytest.approx(espeak_seconds("Hello there, friend."), abs=0.02)
     assert len(el_server.connections) == 1
+
+
+async def test_fallback_to_a_second_voice_when_the_first_rejects(
+    el_server: fake.FakeElevenLabs,
+) -> None:
+    # the first engine's key is refused (401, not retried): the adapter marks it unavailable and
+    # the second one speaks every segment, each exactly once
+    broken = elevenlabs.TTS(api_key="revoked-key", base_url=el_server.base_url)
+    good = elevenlabs.TTS(api_key=fake.API_KEY, base_url=el_server.base_url)
+    adapter = FallbackAdapter([broken, good])
+    changes: list[bool] = []
+    adapter.on("tts_availability_changed", lambda ev: changes.append(ev.available))
+    try:
+        async with adapter.stream(conn_options=FAST) as stream:
+            for sentence in SENTENCES:
+                stream.push_text(sentence)
+                stream.flush()
+            stream.end_input()
+            events = [ev async for ev in stream]
+    finally:
+        await adapter.aclose()
+        await broken.aclose()
+        await good.aclose()
+    assert changes[:1] == [False]
+    seconds = sum(ev.frame.duration for ev in events)
+    expected = sum(espeak_seconds(s) for s in SENTENCES)
+    assert seconds == pytest.approx(expected, abs=0.05)
