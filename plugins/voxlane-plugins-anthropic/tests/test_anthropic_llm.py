@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -305,3 +306,26 @@ def test_key_handling(monkeypatch: pytest.MonkeyPatch) -> None:
         vx_anthropic.LLM(caching="forever")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_tokens"):
         vx_anthropic.LLM(max_tokens=0)
+
+
+async def test_the_key_never_reaches_the_logs_or_errors(
+    fake_anthropic: fk.FakeAnthropic, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the SDK and httpx log every request at DEBUG; a retried 529 and a final 401 are logged too
+    fake_anthropic.queue.extend(
+        [
+            fk.Fault("status", status=529, message="Overloaded"),
+            fk.MessageReply(text=["fine"]),
+            fk.Fault("status", status=401),
+        ]
+    )
+    llm = make_llm(fake_anthropic)
+    with caplog.at_level(logging.DEBUG):
+        assert (await llm.chat(chat_ctx=user_ctx(), conn_options=FAST).collect()).text == "fine"
+        with pytest.raises(APIStatusError) as info:
+            await llm.chat(chat_ctx=user_ctx(), conn_options=FAST).collect()
+    assert any("retrying" in r.getMessage() for r in caplog.records)
+    assert any(r.name.startswith("anthropic") for r in caplog.records)  # the SDK did log
+    assert all("sk-ant-secret" not in r.getMessage() for r in caplog.records)
+    assert "sk-ant-secret" not in str(info.value) and "sk-ant-secret" not in repr(info.value.body)
+    assert "sk-ant-secret" not in repr(llm)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -356,3 +357,26 @@ async def test_with_ollama_helper(fake_openai: fk.FakeOpenAI) -> None:
     assert req.body["model"] == "qwen3:4b"
     with pytest.raises(ValueError, match="GROQ_API_KEY"):
         vx_openai.LLM.with_groq()
+
+
+async def test_the_key_never_reaches_the_logs_or_errors(
+    fake_openai: fk.FakeOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the SDK and httpx log every request at DEBUG; a retried 500 and a final 401 are logged too
+    fake_openai.chat_queue.extend(
+        [
+            fk.Fault("status", status=500),
+            fk.ChatReply(text=["fine"]),
+            fk.Fault("status", status=401, message="Incorrect API key provided"),
+        ]
+    )
+    llm = make_llm(fake_openai)
+    with caplog.at_level(logging.DEBUG):
+        assert (await llm.chat(chat_ctx=user_ctx(), conn_options=FAST).collect()).text == "fine"
+        with pytest.raises(APIStatusError) as info:
+            await llm.chat(chat_ctx=user_ctx(), conn_options=FAST).collect()
+    assert any("retrying" in r.getMessage() for r in caplog.records)
+    assert any(r.name.startswith("openai") for r in caplog.records)  # the SDK did log
+    assert all("sk-test-secret" not in r.getMessage() for r in caplog.records)
+    assert "sk-test-secret" not in str(info.value) and "sk-test-secret" not in repr(info.value.body)
+    assert "sk-test-secret" not in repr(llm)

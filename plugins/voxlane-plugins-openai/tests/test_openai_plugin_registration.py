@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from voxlane.agents.plugin import list_plugins, resolve_provider
 from voxlane.agents.plugin.registry import ProviderRegistry
 from voxlane.plugins import openai as vx_openai
 
@@ -36,3 +37,16 @@ def test_plugin_info() -> None:
     info = vx_openai.plugin_info()
     assert info.name == "openai" and info.distribution == "voxlane-plugins-openai"
     assert info.core_requirement
+
+
+def test_found_through_the_entry_point_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the installed distribution's `voxlane.plugins` entry point, not a manual registration
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-entry-point")
+    [info] = [p for p in list_plugins() if p.name == "openai"]
+    assert info.distribution == "voxlane-plugins-openai"
+    llm = resolve_provider("llm", "openai/gpt-4.1-nano")
+    assert isinstance(llm, vx_openai.LLM) and llm.model == "gpt-4.1-nano"
+    rt = resolve_provider("realtime", "openai/gpt-realtime:marin")
+    assert isinstance(rt, vx_openai.realtime.RealtimeModel) and rt.options.voice == "marin"
+    assert isinstance(resolve_provider("stt", "openai"), vx_openai.STT)
+    assert isinstance(resolve_provider("tts", "openai/tts-1:nova"), vx_openai.TTS)
