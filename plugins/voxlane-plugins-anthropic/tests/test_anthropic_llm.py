@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from typing import Any
@@ -14,6 +15,7 @@ from voxlane.agents.llm import (
     ChatContext,
     FunctionCall,
     FunctionCallOutput,
+    ImageContent,
     LLMError,
     function_tool,
 )
@@ -329,3 +331,26 @@ async def test_the_key_never_reaches_the_logs_or_errors(
     assert all("sk-ant-secret" not in r.getMessage() for r in caplog.records)
     assert "sk-ant-secret" not in str(info.value) and "sk-ant-secret" not in repr(info.value.body)
     assert "sk-ant-secret" not in repr(llm)
+
+
+async def test_images_are_sent_as_image_blocks(fake_anthropic: fk.FakeAnthropic) -> None:
+    ctx = ChatContext.empty()
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+    ctx.add_message(
+        role="user",
+        content=[
+            "what is this?",
+            ImageContent(image=png),
+            ImageContent(image="https://x.test/a.png"),
+        ],
+    )
+    fake_anthropic.queue.append(fk.MessageReply(text=["a cat"]))
+    resp = await make_llm(fake_anthropic).chat(chat_ctx=ctx, conn_options=FAST).collect()
+    assert resp.text == "a cat"
+    [msg] = fake_anthropic.requests[-1].body["messages"]
+    blocks = msg["content"]
+    assert blocks[0] == {"type": "text", "text": "what is this?"}
+    assert blocks[1]["type"] == "image" and blocks[1]["source"]["type"] == "base64"
+    assert blocks[1]["source"]["media_type"] == "image/png"
+    assert base64.b64decode(blocks[1]["source"]["data"]) == png
+    assert blocks[2] == {"type": "image", "source": {"type": "url", "url": "https://x.test/a.png"}}

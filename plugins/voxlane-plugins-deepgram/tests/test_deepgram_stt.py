@@ -349,3 +349,23 @@ async def test_errors_do_not_leak_the_key(
         await stt.recognize(clip.frames(), conn_options=APIConnectOptions(max_retry=0))
     assert "sekrit-123" not in repr(info.value) and "sekrit-123" not in str(info.value.body)
     await stt.aclose()
+
+
+async def test_keyterms_on_older_models_become_boosted_keywords(
+    dg_server: fake.FakeDeepgram, clip: speech.SpeechClip
+) -> None:
+    # `keyterm` exists only on nova-3; older models take `keywords` with an intensifier
+    stt = deepgram.STT(
+        api_key=fake.API_KEY, base_url=dg_server.base_url, model="nova-2", keyterms=["Voxlane"]
+    )
+    events = await run_stream(stt, clip.frames())
+    assert finals(events) == clip.texts
+    query = dg_server.connections[0].query
+    assert query["model"] == ["nova-2"] and query["keywords"] == ["Voxlane:1.5"]
+    assert "keyterm" not in query
+    await stt.recognize(clip.frames(), conn_options=FAST)
+    rest = dg_server.rest_requests[0].query
+    assert rest["keywords"] == ["Voxlane:1.5"] and "keyterm" not in rest
+    with pytest.raises(ValueError, match="keyterms"):
+        deepgram.STT(api_key=fake.API_KEY, keyterms=["  "])
+    await stt.aclose()
