@@ -377,3 +377,50 @@ async def test_malformed_frames_are_skipped_and_errors_reach_the_caller(
         assert [(t, n, m) for _, t, n, m in messages] == [("fine", 0, ["text"])]
         assert fake_realtime.session["output_modalities"] == ["text"]
         await sess.aclose()
+
+
+async def test_updates_made_while_disconnected_are_applied_once(
+    fake_realtime: rf.FakeRealtimeServer,
+) -> None:
+    # while the socket is down the conversation and instructions change; the reconnect's
+    # session.update and replay carry them, so nothing queued meanwhile is sent a second time
+    opts = APIConnectOptions(max_retry=20, retry_interval=0.05, timeout=2.0)
+    async with realtime.RealtimeModel(
+        api_key="sk-rt-secret", base_url=fake_realtime.base_url, conn_options=opts
+    ) as model:
+        sess = model.session()
+        rec = Recorder(sess)
+        ctx = ChatContext.empty()
+        first = ctx.add_message(role="user", content="hi there")
+        await sess.update_chat_ctx(ctx)
+        await fake_realtime.wait_for("conversation.item.create", 1)
+        fake_realtime.reject_status = 503
+        await fake_realtime.drop()
+        for _ in range(200):  # a refused reconnect: the session is now disconnected
+            if any("503" in str(e.error) for e in rec.of("error")):
+                break
+            await asyncio.sleep(0.01)
+        assert any("503" in str(e.error) for e in rec.of("error"))
+        new_ctx = sess.chat_ctx
+        new_ctx.items.remove(new_ctx.items[0])
+        added = new_ctx.add_message(role="user", content="are you still there?")
+        await sess.update_chat_ctx(new_ctx)
+        await sess.update_instructions("be quick")
+        for f in frames(0.2, loud=True):
+            sess.push_audio(f)
+        sess.commit_audio()
+        fake_realtime.reject_status = None
+        for _ in range(200):
+            if rec.of("session_reconnected"):
+                break
+            await asyncio.sleep(0.01)
+        assert rec.of("session_reconnected")
+        await fake_realtime.wait_for("input_audio_buffer.commit")
+        creates = [e["item"]["id"] for e in fake_realtime.of_type("conversation.item.create")]
+        assert creates == [first.id, added.id]  # the deleted item is not replayed
+        assert fake_realtime.of_type("conversation.item.delete") == []
+        assert fake_realtime.of_type("session.update")[-1]["session"]["instructions"] == "be quick"
+        assert len(fake_realtime.of_type("input_audio_buffer.append")) >= 1  # audio is kept
+        ids = [i.id for i in sess.chat_ctx.items]  # then the committed audio's user item
+        assert ids[0] == added.id and first.id not in ids
+        await sess.aclose()

@@ -41,6 +41,10 @@ if TYPE_CHECKING:
     _WS = aiohttp.ClientWebSocketResponse[bool]
 
 _CHUNK_SAMPLES = SAMPLE_RATE // 20  # 50 ms of input audio per input_audio_buffer.append
+# state updates a reconnect's full session.update + conversation replay already carry
+_SUPERSEDED_BY_RECONNECT = frozenset(
+    {"session.update", "conversation.item.create", "conversation.item.delete"}
+)
 
 
 class _ConnectionLost(Exception):
@@ -408,6 +412,7 @@ class RealtimeSession(llm.RealtimeSession):
                     json.dumps({"type": "session.update", "session": self._session_config()})
                 )
                 if connected_once:
+                    self._drop_superseded_events()
                     await self._replay_conversation(ws)
                 self._connected.set()
                 if connected_once:
@@ -428,6 +433,24 @@ class RealtimeSession(llm.RealtimeSession):
                 if not ws.closed:
                     with contextlib.suppress(Exception):
                         await ws.close()
+
+    def _drop_superseded_events(self) -> None:
+        """Forget the state updates queued while the connection was down (or not yet sent when
+        it broke): the new connection's session.update and replay already carry that state, and
+        sending them again would create an item twice or delete one the new server never had.
+        Audio, commits, responses, cancels and truncations stay queued, in order."""
+        if self._send_ch.closed:
+            return  # closing: nothing more is sent
+        kept: list[dict[str, Any]] = []
+        while True:
+            try:
+                event = self._send_ch.recv_nowait()
+            except (aio.ChanEmpty, aio.ChanClosed):
+                break
+            if event.get("type") not in _SUPERSEDED_BY_RECONNECT:
+                kept.append(event)
+        for event in kept:
+            self._send_ch.send_nowait(event)
 
     async def _replay_conversation(self, ws: _WS) -> None:
         previous = "root"
