@@ -85,7 +85,9 @@ def _run_checked(cmd: list[str]) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(
-            f"command failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout}{proc.stderr}"
+            f"building the LiveKit comparison venv failed ({proc.returncode}): {' '.join(cmd)}\n"
+            f"{proc.stdout}{proc.stderr}\n"
+            "Check that the package index is reachable, or pass --no-livekit to measure Voxlane only."
         )
 
 

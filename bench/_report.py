@@ -78,6 +78,8 @@ def import_rows(d: dict[str, Any]) -> list[Row]:
 
 
 def turn_rows(d: dict[str, Any]) -> list[Row]:
+    if d.get("profiled"):
+        print("<!-- WARNING: turn_overhead.json comes from a --profile run (inflated figures) -->")
     res = d["results"]
     lk = res.get("livekit", {}).get("hops", {})
     labels = {
