@@ -87,7 +87,7 @@ def _run_checked(cmd: list[str]) -> None:
         raise RuntimeError(
             f"building the LiveKit comparison venv failed ({proc.returncode}): {' '.join(cmd)}\n"
             f"{proc.stdout}{proc.stderr}\n"
-            "Check that the package index is reachable, or pass --no-livekit to measure Voxlane only."
+            "Check that the package index is reachable, or pass --no-livekit (Voxlane only)."
         )
 
 
