@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import threading
 from pathlib import Path
@@ -121,6 +122,20 @@ async def test_voice_by_path(tmp_path: Path) -> None:
     assert custom.sample_rate == 22050
     frame = await custom.synthesize("Yes.").collect()
     assert frame.samples_per_channel > 0
+
+
+async def test_sample_rate_is_read_from_the_voice_config(tmp_path: Path) -> None:
+    # the same network described as a 16 kHz voice: the TTS takes the rate from the config
+    model, config = piper.bundled_voice_paths()
+    copy = tmp_path / "sixteen.onnx"
+    shutil.copy(model, copy)
+    settings = json.loads(config.read_text(encoding="utf-8"))
+    settings["audio"]["sample_rate"] = 16000
+    (tmp_path / "sixteen.onnx.json").write_text(json.dumps(settings), encoding="utf-8")
+    custom = piper.TTS(voice=str(copy))
+    assert custom.sample_rate == 16000 and custom.engine.sample_rate == 16000
+    frame = await custom.synthesize("Yes.").collect()
+    assert frame.sample_rate == 16000 and frame.samples_per_channel > 0
 
 
 def test_bad_arguments_are_rejected(tmp_path: Path) -> None:
