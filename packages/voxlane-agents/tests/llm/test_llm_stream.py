@@ -200,3 +200,25 @@ async def test_wrong_chunk_type_is_a_clear_error() -> None:
     with pytest.raises(TypeError, match=r"accepts llm\.ChatChunk"):
         stream._event_ch.send_nowait("text")  # type: ignore[arg-type]
     await stream.aclose()
+
+
+async def test_bad_chat_ctx_or_tools_are_clear_errors_before_any_task_starts() -> None:
+    from voxlane.agents.llm import function_tool
+
+    @function_tool
+    async def ping() -> str:
+        """Ping."""
+        return "pong"
+
+    before = _own_tasks()
+    llm = ScriptedLLM([Attempt(texts=["ok"])])
+    with pytest.raises(TypeError, match=r"needs chat_ctx=llm\.ChatContext, got str"):
+        llm.chat(chat_ctx="hello")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"tools\[1\] \(dict\) is not a tool.*@function_tool"):
+        llm.chat(chat_ctx=ChatContext.empty(), tools=[ping, {"name": "x"}])  # type: ignore[list-item]
+    assert _own_tasks() == before
+    assert llm.runs == 0
+    # valid tools still work
+    stream = llm.chat(chat_ctx=ChatContext.empty(), tools=[ping])
+    assert stream.tools == [ping]
+    assert (await stream.collect()).text == "ok"

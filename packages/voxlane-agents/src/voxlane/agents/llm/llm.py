@@ -193,9 +193,22 @@ class LLMStream(ABC):
         tools: list[Tool],
         conn_options: APIConnectOptions,
     ) -> None:
+        if not isinstance(chat_ctx, ChatContext):
+            raise TypeError(
+                f"{type(self).__name__} needs chat_ctx=llm.ChatContext, got "
+                f"{type(chat_ctx).__name__}; build one with ChatContext.empty().add_message(...)"
+            )
+        tool_list = list(tools) if tools is not None else []
+        for index, tool in enumerate(tool_list):
+            if not isinstance(tool, Tool):
+                raise TypeError(
+                    f"tools[{index}] ({type(tool).__name__}) is not a tool: pass functions "
+                    "decorated with @function_tool, function_tool(raw_schema=...) tools, "
+                    "ProviderTool or Toolset objects"
+                )
         self._llm = llm
         self._chat_ctx = chat_ctx
-        self._tools = list(tools)
+        self._tools = tool_list
         self._conn_options = conn_options
         self._event_ch: _ChunkChan = _ChunkChan()
         self._out_ch: aio.Chan[ChatChunk] = aio.Chan()
