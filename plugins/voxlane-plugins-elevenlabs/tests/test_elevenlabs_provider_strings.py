@@ -24,6 +24,8 @@ def test_entry_point_and_provider_strings(monkeypatch: pytest.MonkeyPatch) -> No
     stt = resolve_provider("stt", "elevenlabs/scribe_v1")
     assert isinstance(stt, elevenlabs.STT) and stt.model == "scribe_v1"
     assert not stt.capabilities.streaming
+    realtime = resolve_provider("stt", "elevenlabs/scribe_v2_realtime:fr")
+    assert realtime.model == "scribe_v2_realtime" and realtime.capabilities.streaming
 
 
 async def test_the_key_never_reaches_logs_errors_or_reprs(

@@ -8,6 +8,13 @@
 - ``POST /v1/text-to-speech/{voice}/stream``: raw PCM for ``output_format=pcm_<rate>``.
 - ``POST /v1/speech-to-text``: Scribe; finds speech by energy in the uploaded WAV and answers
   the script texts with word timings.
+- ``GET /v1/speech-to-text/realtime`` (websocket): realtime Scribe. It finds speech by energy in
+  the ``input_audio_chunk`` audio, sends ``partial_transcript`` while an utterance goes on and,
+  after 0.4 s of silence (its VAD) or on ``commit: true``, ``committed_transcript`` then
+  ``committed_transcript_with_timestamps`` (word times from the connection's first sample). The
+  words of the n-th committed utterance are ``script[n]``; the position only moves on a commit,
+  so audio replayed after a reconnect gets the same words. A commit with no speech pending is
+  answered with an empty committed transcript.
 
 Faults are queued per route ("tts", "stt") and consumed by the next connection or request.
 """
@@ -18,10 +25,12 @@ import asyncio
 import base64
 import io
 import json
+import math
 import wave
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from aiohttp import WSMsgType, web
 
 from voxlane.agents.testing import speech
@@ -44,6 +53,7 @@ class FakeElevenLabs(FakeProviderServer):
     def __init__(self, script: list[str] | None = None) -> None:
         super().__init__(name="ElevenLabs", fault_routes=("tts", "stt"), base_path="/v1")
         self.script = list(script or [])
+        self.script_pos = 0
         self.connections: list[Connection] = []
         self.rest_requests: list[Connection] = []
 
@@ -51,6 +61,7 @@ class FakeElevenLabs(FakeProviderServer):
         app.router.add_get("/v1/text-to-speech/{voice}/multi-stream-input", self._tts_ws)
         app.router.add_post("/v1/text-to-speech/{voice}/stream", self._tts_rest)
         app.router.add_post("/v1/speech-to-text", self._stt)
+        app.router.add_get("/v1/speech-to-text/realtime", self._stt_realtime)
 
     def _check(self, request: web.Request, route: str) -> tuple[Fault | None, web.Response | None]:
         if request.headers.get("xi-api-key") != API_KEY:
@@ -200,3 +211,133 @@ class FakeElevenLabs(FakeProviderServer):
                 "words": words,
             }
         )
+
+    # -- realtime Scribe ------------------------------------------------------------------------
+
+    async def _stt_realtime(self, request: web.Request) -> web.StreamResponse:
+        fault, refusal = self._check(request, "stt")
+        if refusal is not None:
+            return refusal
+        conn = self._record(request, rest=False)
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        rate = int(request.query.get("audio_format", "pcm_16000").split("_")[1])
+        live = _LiveScribe(self, ws, rate)
+        await live.send({"message_type": "session_started", "session_id": f"sess-{id(conn)}"})
+        if fault is not None and fault.kind == "malformed":
+            await ws.send_str("{{ not json")
+            await ws.send_str(json.dumps(["not", "an", "object"]))
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                continue
+            data = json.loads(msg.data)
+            audio = base64.b64decode(data.get("audio_base_64") or "")
+            conn.messages.append({k: v for k, v in data.items() if k != "audio_base_64"})
+            conn.messages[-1]["audio_bytes"] = len(audio)
+            if fault is not None and fault.kind == "hang":
+                continue
+            if fault is not None and fault.kind == "error":
+                await live.send({"message_type": "rate_limited", "error": "injected rate limit"})
+                continue
+            await live.feed(audio)
+            if fault is not None and fault.kind == "drop" and live.position >= fault.seconds:
+                conn.closed_by_server = True
+                await ws.close(code=1011)
+                break
+            if data.get("commit"):
+                await live.commit()
+        return ws
+
+
+_UTTERANCE_GAP = 0.4
+_PARTIAL_EVERY = 0.3
+
+
+class _LiveScribe:
+    """Energy-based utterances and Scribe-like messages for one realtime connection."""
+
+    def __init__(self, server: FakeElevenLabs, ws: web.WebSocketResponse, rate: int) -> None:
+        self.server = server
+        self.ws = ws
+        self.rate = rate
+        self.buf = b""
+        self.position = 0.0
+        self.in_speech = False
+        self.speech_start = 0.0
+        self.last_loud = 0.0
+        self.last_partial = 0.0
+        self.words_done = 0
+
+    async def send(self, payload: dict[str, Any]) -> None:
+        await self.ws.send_str(json.dumps(payload))
+
+    def _script_words(self) -> list[str]:
+        """The words of the current utterance not committed yet."""
+        pos = self.server.script_pos
+        text = self.server.script[pos] if pos < len(self.server.script) else ""
+        return text.split()[self.words_done :]
+
+    async def feed(self, data: bytes) -> None:
+        self.buf += data
+        step = int(self.rate * speech.ANALYSIS_WINDOW) * 2
+        while len(self.buf) >= step:
+            window, self.buf = self.buf[:step], self.buf[step:]
+            x = np.frombuffer(window, dtype=np.int16).astype(np.float64)
+            t = self.position
+            self.position += speech.ANALYSIS_WINDOW
+            if math.sqrt(float(np.mean(x**2))) > speech.LOUD_RMS:
+                self.last_loud = self.position
+                if not self.in_speech:
+                    self.in_speech, self.speech_start, self.last_partial = True, t, t
+            if not self.in_speech:
+                continue
+            if t - self.last_loud >= _UTTERANCE_GAP:
+                await self._commit(self._script_words(), self.last_loud, done=True)
+            elif t - self.last_partial >= _PARTIAL_EVERY:
+                self.last_partial = t
+                words = self._script_words()
+                k = min(len(words), max(1, int((t - self.speech_start) / _PARTIAL_EVERY)))
+                await self.send({"message_type": "partial_transcript", "text": " ".join(words[:k])})
+
+    async def _commit(self, words: list[str], end: float, *, done: bool) -> None:
+        """Commit ``words`` spread over ``speech_start..end``; ``done`` ends the utterance."""
+        text = " ".join(words)
+        step = (end - self.speech_start) / max(1, len(words))
+        timed: list[dict[str, Any]] = []
+        for i, word in enumerate(words):
+            if timed:
+                timed.append(
+                    {
+                        "text": " ",
+                        "start": timed[-1]["end"],
+                        "end": timed[-1]["end"],
+                        "type": "spacing",
+                    }
+                )
+            start = round(self.speech_start + i * step, 3)
+            timed.append(
+                {"text": word, "start": start, "end": round(start + step, 3), "type": "word"}
+            )
+        if done:
+            self.in_speech = False
+            self.words_done = 0
+            self.server.script_pos += 1
+        else:
+            self.words_done += len(words)
+            self.speech_start = end
+        await self.send({"message_type": "committed_transcript", "text": text})
+        await self.send(
+            {"message_type": "committed_transcript_with_timestamps", "text": text, "words": timed}
+        )
+
+    async def commit(self) -> None:
+        """A manual commit: the words spoken so far (the rest of the utterance continues)."""
+        if not self.in_speech:
+            await self._commit([], self.position, done=False)
+            return
+        left = self._script_words()
+        k = min(len(left), max(1, int((self.position - self.speech_start) / _PARTIAL_EVERY)))
+        if k >= len(left):
+            await self._commit(left, self.last_loud, done=True)
+        else:
+            await self._commit(left[:k], self.position, done=False)

@@ -4,6 +4,7 @@
     tts = elevenlabs.TTS(model="eleven_flash_v2_5", voice="<voice-id>")
     # or tts="elevenlabs/eleven_flash_v2_5:<voice-id>"
     stt = elevenlabs.STT()                      # non-streaming: AgentSession adds a VAD
+    stt = elevenlabs.STT(model="scribe_v2_realtime")   # streaming (realtime Scribe)
 
 The key comes from ``api_key=``, ``$ELEVEN_API_KEY`` or ``$ELEVENLABS_API_KEY``.
 """
@@ -70,7 +71,8 @@ def register_providers(registry: Any) -> None:
         _stt_factory,
         models=list(STT_MODELS),
         default_model=DEFAULT_STT_MODEL,
-        capabilities={"streaming": False},
+        # the batch models need a VAD; the realtime ones stream
+        capabilities={"streaming": False, "streaming_models": ["scribe_v2_realtime"]},
     )
 
 
