@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -328,3 +331,47 @@ def test_engines_with_the_same_settings_share_one_loaded_model(model: llamacpp.L
     smaller = llamacpp.LLM(n_ctx=512)
     smaller.engine.load()
     assert smaller.engine._llama is not model.engine._llama
+
+
+_NO_NETWORK = """
+import socket, sys
+attempts = []
+def _refuse(*args, **kwargs):
+    attempts.append(repr(args[:2]))
+    raise OSError("network access attempted while the test forbids it")
+socket.socket.connect = _refuse
+socket.socket.connect_ex = _refuse
+socket.getaddrinfo = _refuse
+socket.create_connection = _refuse
+"""
+
+
+def _run_without_network(body: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``body`` in a fresh interpreter where every socket connection is refused and
+    recorded, with no Hugging Face offline switch and an empty Hugging Face cache."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
+    env["HF_HOME"] = str(tmp_path / "hf-home")
+    code = _NO_NETWORK + body + "\nassert not attempts, attempts\nprint('OFFLINE-OK')\n"
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=240
+    )
+
+
+def test_nothing_is_downloaded_at_run_time(tmp_path: Path) -> None:
+    body = """
+import asyncio
+from voxlane.agents import llm
+from voxlane.plugins import llamacpp
+
+async def main() -> str:
+    ctx = llm.ChatContext.empty()
+    ctx.add_message(role="system", content="You are a helpful assistant.")
+    ctx.add_message(role="user", content="What is the capital of France?")
+    async with llamacpp.LLM(max_tokens=24).chat(chat_ctx=ctx) as stream:
+        return (await stream.collect()).text
+
+text = asyncio.run(main())
+assert "Paris" in text, text
+"""
+    proc = _run_without_network(body, tmp_path)
+    assert proc.returncode == 0 and "OFFLINE-OK" in proc.stdout, proc.stdout + proc.stderr

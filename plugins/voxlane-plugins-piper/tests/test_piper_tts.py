@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -210,3 +213,38 @@ async def test_zero_noise_synthesis_is_reproducible(piper_tts: piper.TTS) -> Non
     first = await quiet.synthesize("Let us go to the park.").collect()
     second = await quiet.synthesize("Let us go to the park.").collect()
     assert bytes(first.data) == bytes(second.data) and first.samples_per_channel > 0
+
+
+_NO_NETWORK = """
+import socket, sys
+attempts = []
+def _refuse(*args, **kwargs):
+    attempts.append(repr(args[:2]))
+    raise OSError("network access attempted while the test forbids it")
+socket.socket.connect = _refuse
+socket.socket.connect_ex = _refuse
+socket.getaddrinfo = _refuse
+socket.create_connection = _refuse
+"""
+
+
+def _run_without_network(body: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``body`` in a fresh interpreter where every socket connection is refused and
+    recorded, with no Hugging Face offline switch and an empty Hugging Face cache."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
+    env["HF_HOME"] = str(tmp_path / "hf-home")
+    code = _NO_NETWORK + body + "\nassert not attempts, attempts\nprint('OFFLINE-OK')\n"
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=240
+    )
+
+
+def test_nothing_is_downloaded_at_run_time(tmp_path: Path) -> None:
+    body = """
+from voxlane.plugins import piper
+engine = piper.TTS().engine
+pcm = b"".join(engine.synthesize("Nothing is downloaded."))
+assert len(pcm) > engine.sample_rate, len(pcm)
+"""
+    proc = _run_without_network(body, tmp_path)
+    assert proc.returncode == 0 and "OFFLINE-OK" in proc.stdout, proc.stdout + proc.stderr

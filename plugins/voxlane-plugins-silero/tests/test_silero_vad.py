@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
+import sys
 import wave
 from pathlib import Path
 
@@ -282,3 +284,40 @@ def test_download_files_validates_the_bundled_model(monkeypatch: pytest.MonkeyPa
     )
     with pytest.raises(FileNotFoundError):
         download_files()
+
+
+_NO_NETWORK = """
+import socket, sys
+attempts = []
+def _refuse(*args, **kwargs):
+    attempts.append(repr(args[:2]))
+    raise OSError("network access attempted while the test forbids it")
+socket.socket.connect = _refuse
+socket.socket.connect_ex = _refuse
+socket.getaddrinfo = _refuse
+socket.create_connection = _refuse
+"""
+
+
+def _run_without_network(body: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``body`` in a fresh interpreter where every socket connection is refused and
+    recorded, with no Hugging Face offline switch and an empty Hugging Face cache."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
+    env["HF_HOME"] = str(tmp_path / "hf-home")
+    code = _NO_NETWORK + body + "\nassert not attempts, attempts\nprint('OFFLINE-OK')\n"
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=240
+    )
+
+
+def test_nothing_is_downloaded_at_run_time(tmp_path: Path) -> None:
+    body = """
+import numpy as np
+from voxlane.plugins import silero
+from voxlane.plugins.silero.onnx_model import SileroOnnxModel
+vad = silero.VAD.load()
+model = SileroOnnxModel(vad._session, sample_rate=16000)
+assert max(model.run_pcm16(np.zeros(512 * 4, dtype=np.int16))) < 0.5
+"""
+    proc = _run_without_network(body, tmp_path)
+    assert proc.returncode == 0 and "OFFLINE-OK" in proc.stdout, proc.stdout + proc.stderr

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import threading
 import wave
 from pathlib import Path
@@ -173,3 +176,45 @@ def test_engines_with_the_same_settings_share_one_loaded_model(whisper_stt: whis
     other = whisper.STT(beam_size=2)
     other.engine.load()
     assert other.engine._model is whisper_stt.engine._model
+
+
+_NO_NETWORK = """
+import socket, sys
+attempts = []
+def _refuse(*args, **kwargs):
+    attempts.append(repr(args[:2]))
+    raise OSError("network access attempted while the test forbids it")
+socket.socket.connect = _refuse
+socket.socket.connect_ex = _refuse
+socket.getaddrinfo = _refuse
+socket.create_connection = _refuse
+"""
+
+
+def _run_without_network(body: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``body`` in a fresh interpreter where every socket connection is refused and
+    recorded, with no Hugging Face offline switch and an empty Hugging Face cache."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "TRANSFORMERS_"))}
+    env["HF_HOME"] = str(tmp_path / "hf-home")
+    code = _NO_NETWORK + body + "\nassert not attempts, attempts\nprint('OFFLINE-OK')\n"
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=240
+    )
+
+
+def test_nothing_is_downloaded_at_run_time(tmp_path: Path) -> None:
+    body = f"""
+import wave
+import numpy as np
+from voxlane.plugins import whisper
+stt = whisper.STT()
+with wave.open({str(DATA / "hello_weather_22k.wav")!r}, "rb") as w:
+    pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+    rate = w.getframerate()
+idx = np.linspace(0, pcm.size - 1, int(pcm.size * 16000 / rate))
+audio = np.interp(idx, np.arange(pcm.size), pcm).astype(np.float32) / 32768.0
+text = stt.engine.transcribe(audio).text.lower()
+assert "weather" in text, text
+"""
+    proc = _run_without_network(body, tmp_path)
+    assert proc.returncode == 0 and "OFFLINE-OK" in proc.stdout, proc.stdout + proc.stderr
