@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -20,6 +21,8 @@ from voxlane.agents.cli.watcher import changed_files, run_with_reload, snapshot
 from voxlane.agents.plugin import hookimpl
 
 AGENT = Path(__file__).parent / "vx_worker_agent.py"
+if str(AGENT.parent) not in sys.path:
+    sys.path.insert(0, str(AGENT.parent))
 
 
 def test_parser_knows_every_subcommand() -> None:
@@ -248,3 +251,57 @@ def test_unpicklable_entrypoint_is_a_clear_cli_error(
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "entrypoint_fnc" in err and "top level of a module" in err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+async def test_dev_registers_reloads_on_change_and_stops_its_worker_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    import vx_fake_livekit as fake
+
+    server = fake.FakeLiveKitServer()
+    url = await server.start()
+    watched = tmp_path / "project"
+    watched.mkdir()
+    (watched / "agent.py").write_text("x = 1\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIVEKIT_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(AGENT),
+        "dev",
+        "--url",
+        url,
+        "--api-key",
+        fake.API_KEY,
+        "--api-secret",
+        fake.API_SECRET,
+        "--watch",
+        str(watched),
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        first = await server.wait_connection(0, timeout=60)
+        os.utime(watched / "agent.py", ns=(1, 10**18))
+        # the reloader stopped the first worker and started a new one
+        second = await server.wait_connection(1, timeout=60)
+        await first.wait_for(lambda: first.closed, timeout=30)
+        assert second.worker_id != first.worker_id
+        # SIGTERM to `dev` stops the worker it runs, not only itself
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        await second.wait_for(lambda: second.closed, timeout=30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        assert proc.stderr is not None
+        try:
+            log = (await asyncio.wait_for(proc.stderr.read(), 10)).decode(errors="replace")
+        except asyncio.TimeoutError:
+            log = "(a process still holds the log open)"
+        await server.stop()
+    assert "change detected" in log

@@ -73,7 +73,35 @@ def run_with_reload(
     poll_interval: float = 0.5,
     max_restarts: int | None = None,
 ) -> int:
-    """Run ``cmd``; restart it whenever a watched file changes. Ctrl+C stops everything."""
+    """Run ``cmd``; restart it whenever a watched file changes. Ctrl+C or SIGTERM stops
+    everything: the child gets the same signal, so no worker is left running on its own."""
+    received: list[int] = []
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = None
+    if hasattr(signal, "SIGTERM"):
+        try:
+            previous = signal.signal(signal.SIGTERM, on_sigterm)
+        except ValueError:  # not the main thread (e.g. tests): no handler
+            previous = None
+    try:
+        return _reload_loop(cmd, roots, env, poll_interval, max_restarts, received)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _reload_loop(
+    cmd: Sequence[str],
+    roots: Sequence[Path],
+    env: dict[str, str] | None,
+    poll_interval: float,
+    max_restarts: int | None,
+    received: list[int],
+) -> int:
     restarts = 0
     while True:
         proc = subprocess.Popen(list(cmd), env=env)
@@ -102,7 +130,7 @@ def run_with_reload(
                         flush=True,
                     )
         except KeyboardInterrupt:
-            _stop(proc, signal.SIGINT)
+            _stop(proc, signal.SIGTERM if received else signal.SIGINT)
             return 0
         restarts += 1
         if max_restarts is not None and restarts > max_restarts:
