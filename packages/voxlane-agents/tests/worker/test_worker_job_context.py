@@ -134,3 +134,22 @@ async def test_room_disconnect_shuts_the_job_down() -> None:
 def test_get_job_context_outside_a_job_is_a_clear_error() -> None:
     with pytest.raises(RuntimeError, match="inside a job entrypoint"):
         get_job_context()
+
+
+async def test_plain_functions_and_lambdas_work_as_shutdown_callbacks() -> None:
+    ctx = make_ctx(FakeRoom())
+    seen: list[str] = []
+
+    async def later(tag: str) -> None:
+        seen.append(tag)
+
+    def plain(reason: str) -> None:
+        seen.append(f"plain:{reason}")
+
+    ctx.add_shutdown_callback(plain)  # type: ignore[arg-type]
+    ctx.add_shutdown_callback(lambda: later("lambda"))
+    with pytest.raises(TypeError, match="callable"):
+        ctx.add_shutdown_callback("not a function")  # type: ignore[arg-type]
+    ctx.shutdown("done")
+    assert await ctx._run_shutdown_callbacks(timeout=5) == []
+    assert seen == ["plain:done", "lambda"]

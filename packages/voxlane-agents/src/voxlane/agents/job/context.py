@@ -354,10 +354,13 @@ class JobContext:
             for cb in self._shutdown_callbacks:
                 try:
                     params = inspect.signature(cb).parameters
+                    result: Any
                     if len(params) >= 1:
-                        await cast(Callable[[str], Awaitable[None]], cb)(reason)
+                        result = cast(Callable[[str], Any], cb)(reason)
                     else:
-                        await cast(Callable[[], Awaitable[None]], cb)()
+                        result = cast(Callable[[], Any], cb)()
+                    if inspect.isawaitable(result):  # plain functions are accepted too
+                        await result
                 except Exception as e:
                     logger.exception("shutdown callback failed", extra=self.log_context_fields)
                     errors.append(
