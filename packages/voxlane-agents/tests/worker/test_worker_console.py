@@ -179,3 +179,28 @@ def test_file_mode_argument_errors(tmp_path: Path) -> None:
     )
     assert orphan.returncode == 2
     assert "need --input-audio" in orphan.stderr
+    question = tmp_path / "q.wav"
+    _write_tone(question, 0.2)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for flag, target in (
+        ("--output-audio", blocker / "answer.wav"),  # its folder is a file
+        ("--transcript", tmp_path),  # a folder
+    ):
+        bad = subprocess.run(
+            [
+                sys.executable,
+                str(AGENT),
+                "console",
+                "--input-audio",
+                str(question),
+                flag,
+                str(target),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+        assert bad.returncode == 2, bad.stderr
+        assert f"error: cannot write {flag} {target}" in bad.stderr
+        assert "Traceback" not in bad.stderr

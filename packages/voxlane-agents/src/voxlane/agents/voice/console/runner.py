@@ -39,10 +39,29 @@ def run_console(
         except (OSError, ValueError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
+    for flag, out_path in (("--output-audio", output_audio), ("--transcript", transcript)):
+        problem = _unwritable(out_path) if out_path else None
+        if problem:
+            print(f"error: cannot write {flag} {out_path}: {problem}", file=sys.stderr)
+            return 2
     options = ConsoleOptions(
         mode=mode, input_audio=input_audio, output_audio=output_audio, transcript=transcript
     )
     return asyncio.run(run_console_job(opts, options))
+
+
+def _unwritable(path: str) -> str | None:
+    """Why ``path`` cannot be written (its folder is created when missing), or None."""
+    target = Path(path)
+    if target.is_dir():
+        return "it is a folder; give a file name"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "ab"):
+            pass
+    except OSError as e:
+        return e.strerror or str(e)
+    return None
 
 
 async def run_console_job(opts: WorkerOptions, options: ConsoleOptions) -> int:
