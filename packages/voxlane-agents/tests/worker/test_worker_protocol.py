@@ -310,3 +310,23 @@ async def test_a_server_that_never_answers_pings_is_not_dropped(harness: Harness
     conn = await harness.server.wait_connection(0)
     await conn.wait_for(lambda: len(conn.pings) >= 20)  # 1 s: five times the timeout
     assert len(harness.server.connections) == 1 and not conn.closed
+
+
+async def test_accepted_job_without_assignment_is_dropped(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    worker = await harness.start(assignment_timeout=0.3)
+    conn = await harness.server.wait_connection(0)
+    with caplog.at_level(logging.WARNING, logger="voxlane.agents.worker"):
+        resp = await conn.dispatch("lost", metadata=harness.meta("wait_release"), assign=False)
+        assert resp.available
+        await asyncio.sleep(1.0)  # several assignment timeouts
+    assert "no assignment from the server within 0.3 s" in caplog.text
+    assert not (harness.tmp / "lost.started").exists()
+    assert worker.active_jobs == []
+    # the slot reserved while waiting was counted, then freed
+    assert any(s.job_count == 1 for s in conn.statuses)
+    await conn.wait_for(lambda: conn.statuses[-1].job_count == 0)
+    await asyncio.wait_for(worker.drain(), 5)  # nothing left to wait for
