@@ -291,3 +291,14 @@ async def test_http_server_stopping_mid_session(
     texts = [i.text_content for i in session.history.items if i.type == "message"]
     assert texts[-1] == "Still here."
     await session.aclose()
+
+
+async def test_stdio_server_runs_in_the_given_cwd(tmp_path: Path) -> None:
+    folder = await asyncio.to_thread(os.path.realpath, tmp_path)
+    server = demo_stdio(cwd=tmp_path)
+    llm = FakeLLM([call("cwd", "d1")])
+    session: AgentSession[None] = AgentSession(llm=llm, mcp_servers=[server])
+    await session.start(Agent(instructions="x"))
+    await ask(session, "where are you?")
+    assert outputs(session.history)["d1"] == (folder, False)
+    await session.aclose()

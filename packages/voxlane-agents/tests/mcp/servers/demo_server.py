@@ -55,6 +55,12 @@ def pid() -> str:
 
 
 @server.tool(structured_output=False)
+def cwd() -> str:
+    """The working directory of this server."""
+    return os.getcwd()
+
+
+@server.tool(structured_output=False)
 def header(name: str, ctx: Context) -> str:
     """The value of an HTTP request header ('' when absent or on stdio)."""
     headers = ctx.headers or {}
