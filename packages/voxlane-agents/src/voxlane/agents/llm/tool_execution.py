@@ -93,6 +93,18 @@ def prepare_function_arguments(
             f"tool `{name}` needs a run context (parameter {sig.context_params[0]!r}) "
             "but none was provided by the caller"
         )
+    for param, expected in zip(sig.context_params, sig.context_types, strict=False):
+        if not isinstance(context, expected):
+            hint = (
+                "; tools that take an AsyncRunContext run in the background and must be added "
+                "to an AsyncToolset (AsyncToolset(id=..., tools=[...]))"
+                if expected.__name__ == "AsyncRunContext"
+                else ""
+            )
+            raise ToolArgumentsError(
+                f"tool `{name}` declares parameter {param!r} as {expected.__name__}, but the "
+                f"caller provides a {type(context).__name__}{hint}"
+            )
 
     values: dict[str, Any]
     if isinstance(tool, RawFunctionTool):

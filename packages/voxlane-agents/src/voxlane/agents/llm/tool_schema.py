@@ -16,18 +16,25 @@ CONTEXT_MARKER = "_voxlane_run_context"
 """Class attribute (set to ``True``) that marks a type as a run context to inject."""
 
 
+def context_class(tp: Any) -> type | None:
+    """The run-context class behind ``tp`` (``Annotated`` and generics unwrapped), or None."""
+    while get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    origin = get_origin(tp)
+    if isinstance(origin, type):
+        tp = origin
+    if isinstance(tp, type) and getattr(tp, CONTEXT_MARKER, False) is True:
+        return tp
+    return None
+
+
 def is_context_type(tp: Any) -> bool:
     """True if ``tp`` is a run-context type: hidden from tool schemas and injected by the caller.
 
     ``Annotated[...]`` and generic aliases (``RunContext[MyData]``) are unwrapped; the class must
     carry the attribute ``_voxlane_run_context = True``.
     """
-    while get_origin(tp) is Annotated:
-        tp = get_args(tp)[0]
-    origin = get_origin(tp)
-    if isinstance(origin, type):
-        tp = origin
-    return isinstance(tp, type) and getattr(tp, CONTEXT_MARKER, False) is True
+    return context_class(tp) is not None
 
 
 @dataclass
@@ -39,6 +46,8 @@ class FunctionSignature:
     context_params: tuple[str, ...]
     positional_only: tuple[str, ...]
     arg_names: tuple[str, ...] = field(default_factory=tuple)
+    context_types: tuple[type, ...] = field(default_factory=tuple)
+    """The run-context class each of ``context_params`` is annotated with (generics unwrapped)."""
 
 
 def parse_docstring(fnc: Callable[..., Any]) -> tuple[str, dict[str, str]]:
@@ -111,6 +120,7 @@ def build_signature(
     hints = _resolve_hints(fnc, tool_name, localns)
 
     context_params: list[str] = []
+    context_types: list[type] = []
     positional_only: list[str] = []
     fields: dict[str, Any] = {}
     for p in params:
@@ -120,8 +130,10 @@ def build_signature(
                 f"(found {p.name!r}); declare each argument explicitly"
             )
         hint = hints.get(p.name, inspect.Parameter.empty)
-        if hint is not inspect.Parameter.empty and is_context_type(hint):
+        ctx_cls = None if hint is inspect.Parameter.empty else context_class(hint)
+        if ctx_cls is not None:
             context_params.append(p.name)
+            context_types.append(ctx_cls)
             continue
         if p.kind is inspect.Parameter.POSITIONAL_ONLY:
             positional_only.append(p.name)
@@ -165,6 +177,7 @@ def build_signature(
         context_params=tuple(context_params),
         positional_only=tuple(positional_only),
         arg_names=tuple(fields),
+        context_types=tuple(context_types),
     )
 
 
