@@ -375,3 +375,39 @@ assert "Paris" in text, text
 """
     proc = _run_without_network(body, tmp_path)
     assert proc.returncode == 0 and "OFFLINE-OK" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_loading_never_redirects_the_process_stdout_or_stderr(tmp_path: Path) -> None:
+    # llama-cpp-python's quiet mode points file descriptors 1 and 2 at /dev/null while a model
+    # loads; models load in worker threads, so whatever the program printed meanwhile (the
+    # console's prompt and greeting) was lost. A fresh interpreter, so the model really loads.
+    code = """
+import os, sys, threading
+targets = []
+real_dup2 = os.dup2
+def spy(fd, fd2, *args, **kwargs):
+    targets.append(fd2)
+    return real_dup2(fd, fd2, *args, **kwargs)
+os.dup2 = spy
+from voxlane.plugins.llamacpp import LlamaEngine
+done = threading.Event()
+def chatter():
+    i = 0
+    while not done.is_set() or i < 50:
+        print(f"line {i}", flush=True)
+        i += 1
+    print(f"printed {i}", flush=True)
+printer = threading.Thread(target=chatter)
+printer.start()
+LlamaEngine(n_ctx=512).load()
+done.set()
+printer.join()
+print("dup2 targets", targets, flush=True)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[-1] == "dup2 targets []", lines[-1]
+    count = int(lines[-2].removeprefix("printed "))
+    assert lines[:-2] == [f"line {i}" for i in range(count)]  # nothing was swallowed
+    assert proc.stderr == ""  # and llama.cpp printed nothing of its own

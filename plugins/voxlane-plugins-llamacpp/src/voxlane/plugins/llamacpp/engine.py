@@ -13,6 +13,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,50 @@ def resolve_model(model: str) -> Path:
         if f.read(4) != b"GGUF":
             raise ValueError(f"{path} is not a GGUF file (llama.cpp reads GGUF models only)")
     return path
+
+
+class _LeaveStdStreamsAlone:
+    """Stands in for llama-cpp-python's ``suppress_stdout_stderr`` while a model loads.
+
+    That helper silences llama.cpp by pointing the process-wide file descriptors 1 and 2 at
+    /dev/null. Models load in worker threads, so meanwhile everything else the program prints
+    is lost too (the console's prompt and greeting vanished), and racing with any other
+    redirection it can leave stderr pointing at /dev/null for good. llama.cpp's messages go
+    through its log callback anyway (errors only, as ``verbose=False``), so nothing needs
+    silencing at the descriptor level.
+    """
+
+    def __init__(self, disable: bool = True) -> None:
+        self.disable = disable
+
+    def __enter__(self) -> _LeaveStdStreamsAlone:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+_REDIRECTING_MODULES = ("llama_cpp.llama", "llama_cpp._internals")
+
+
+@contextmanager
+def _no_descriptor_redirection() -> Iterator[None]:
+    """While loading, llama-cpp-python's modules use :class:`_LeaveStdStreamsAlone`."""
+    saved: list[tuple[Any, Any]] = []
+    for name in _REDIRECTING_MODULES:
+        try:
+            module: Any = importlib.import_module(name)
+        except ImportError:  # another llama-cpp-python layout: nothing to replace there
+            continue
+        original = getattr(module, "suppress_stdout_stderr", None)
+        if original is not None:
+            saved.append((module, original))
+            module.suppress_stdout_stderr = _LeaveStdStreamsAlone
+    try:
+        yield
+    finally:
+        for module, original in saved:
+            module.suppress_stdout_stderr = original
 
 
 @dataclass
@@ -136,14 +181,15 @@ class LlamaEngine:
             entry = _LOADED.get(key)
             if entry is None:
                 llama_cpp: Any = importlib.import_module("llama_cpp")
-                model = llama_cpp.Llama(
-                    model_path=str(self._path),
-                    n_ctx=self._n_ctx,
-                    n_threads=self._n_threads,
-                    n_gpu_layers=self._n_gpu_layers,
-                    seed=0,
-                    verbose=False,
-                )
+                with _no_descriptor_redirection():
+                    model = llama_cpp.Llama(
+                        model_path=str(self._path),
+                        n_ctx=self._n_ctx,
+                        n_threads=self._n_threads,
+                        n_gpu_layers=self._n_gpu_layers,
+                        seed=0,
+                        verbose=False,
+                    )
                 entry = _LOADED[key] = (model, threading.Lock())
         self._llama, self._run_lock = entry
 
