@@ -15,12 +15,14 @@ silero (voice activity) -> whisper tiny.en (speech to text) -> llama.cpp with Sm
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any
 
 from voxlane.agents.cli import run_app
 from voxlane.agents.job import JobContext, JobProcess
-from voxlane.agents.llm import function_tool
-from voxlane.agents.voice import Agent, AgentSession
+from voxlane.agents.llm import ChatContext, ChatMessage, function_tool
+from voxlane.agents.types import is_given
+from voxlane.agents.voice import Agent, AgentSession, ModelSettings
 from voxlane.agents.worker import WorkerOptions
 from voxlane.plugins import llamacpp, piper, silero, whisper
 
@@ -31,11 +33,41 @@ INSTRUCTIONS = (
 )
 
 
+# questions the get_current_time tool answers
+TIME_QUESTION = re.compile(
+    r"\b(what(?:'s| is)? the (?:time|date|day)|what time|time is it|today's date|"
+    r"what day|current (?:time|date))\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_the_time(chat_ctx: ChatContext) -> bool:
+    """True when the conversation ends with the user asking for the time or the date."""
+    last = chat_ctx.items[-1] if chat_ctx.items else None
+    return (
+        isinstance(last, ChatMessage)
+        and last.role == "user"
+        and TIME_QUESTION.search(last.text_content or "") is not None
+    )
+
+
 class OfflineAssistant(Agent):
     """A small assistant with one function tool."""
 
     def __init__(self) -> None:
         super().__init__(instructions=INSTRUCTIONS)
+
+    def llm_node(
+        self, chat_ctx: ChatContext, tools: list[Any], model_settings: ModelSettings
+    ) -> Any:
+        # SmolLM2-135M is too small to decide by itself when to call a function: asked for the
+        # time it makes one up. So the agent decides: a question about the time or the date
+        # makes the call required (the model still writes it, constrained to a valid call), and
+        # the model then answers in words from the tool's result.
+        choice = model_settings.tool_choice
+        if (not is_given(choice) or choice == "auto") and asks_for_the_time(chat_ctx):
+            model_settings = ModelSettings(tool_choice="required")
+        return Agent.default.llm_node(self, chat_ctx, tools, model_settings)
 
     @function_tool
     async def get_current_time(self) -> str:
