@@ -20,7 +20,7 @@ from typing import Any
 
 from voxlane.agents.cli import run_app
 from voxlane.agents.job import JobContext, JobProcess
-from voxlane.agents.llm import ChatContext, ChatMessage, function_tool
+from voxlane.agents.llm import ChatContext, ChatMessage, FunctionCallOutput, function_tool
 from voxlane.agents.types import is_given
 from voxlane.agents.voice import Agent, AgentSession, ModelSettings
 from voxlane.agents.worker import WorkerOptions
@@ -51,6 +51,10 @@ def asks_for_the_time(chat_ctx: ChatContext) -> bool:
     )
 
 
+async def _say(text: str) -> str:
+    return text
+
+
 class OfflineAssistant(Agent):
     """A small assistant with one function tool."""
 
@@ -62,8 +66,16 @@ class OfflineAssistant(Agent):
     ) -> Any:
         # SmolLM2-135M is too small to decide by itself when to call a function: asked for the
         # time it makes one up. So the agent decides: a question about the time or the date
-        # makes the call required (the model still writes it, constrained to a valid call), and
-        # the model then answers in words from the tool's result.
+        # makes the call required (the model still writes it, constrained to a valid call).
+        # The tool's result is already a spoken sentence, and the model tends to garble it, so
+        # that sentence is the answer.
+        last = chat_ctx.items[-1] if chat_ctx.items else None
+        if (
+            isinstance(last, FunctionCallOutput)
+            and last.name == "get_current_time"
+            and not last.is_error
+        ):
+            return _say(last.output)
         choice = model_settings.tool_choice
         if (not is_given(choice) or choice == "auto") and asks_for_the_time(chat_ctx):
             model_settings = ModelSettings(tool_choice="required")
