@@ -181,7 +181,7 @@ def machine_info() -> dict[str, Any]:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "loadavg_at_start": [round(x, 2) for x in load],
+        "loadavg_when_written": [round(x, 2) for x in load],
         "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

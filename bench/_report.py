@@ -231,7 +231,7 @@ def main() -> None:
         d = load(name)
         if d is not None:
             m = d["machine"]
-            load_avg = m.get("loadavg_at_start", [math.nan])
+            load_avg = m.get("loadavg_when_written", m.get("loadavg_at_start", [math.nan]))
             print(f"\n<!-- {name}: {m['time_utc']} load {load_avg} {m['cpu']} -->", end="")
     print()
 
