@@ -222,6 +222,32 @@ async def test_wrong_credentials_give_a_clear_error(harness: Harness) -> None:
     assert worker.job_outcomes == {}
 
 
+async def test_failed_connections_back_off_then_give_up(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    from voxlane.agents.worker.worker import MAX_BACKOFF, reconnect_delay
+
+    assert [reconnect_delay(n) for n in (1, 2, 3, 7, 50)] == [
+        0.0,
+        2.0,
+        4.0,
+        MAX_BACKOFF,
+        MAX_BACKOFF,
+    ]
+    caplog.set_level("WARNING", logger="voxlane")
+    await harness.start(api_secret="not-the-right-secret-0123456789abcdef", max_retry=2)
+    assert harness.task is not None
+    with pytest.raises(WorkerConnectionError, match="after 3 attempts"):
+        await harness.task
+    delays = [
+        r.getMessage().rsplit("retrying in ", 1)[1]
+        for r in caplog.records
+        if "retrying in" in r.getMessage()
+    ]
+    assert delays == ["0 s", "2 s"]
+    assert harness.server.rejected_auth == 3
+
+
 async def test_drain_refuses_new_jobs_and_waits(harness: Harness) -> None:
     worker = await harness.start()
     conn = await harness.server.wait_connection(0)

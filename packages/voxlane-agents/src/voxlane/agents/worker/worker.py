@@ -37,6 +37,14 @@ logger = logging.getLogger("voxlane.agents.worker")
 REGISTER_TIMEOUT = 10.0
 WS_HEARTBEAT = 30.0
 MAX_BACKOFF = 10.0
+
+
+def reconnect_delay(failures: int) -> float:
+    """Seconds to wait after ``failures`` consecutive failed connections: at once after the
+    first, then 2 s more per failure, capped at ``MAX_BACKOFF``."""
+    return min(2.0 * (failures - 1), MAX_BACKOFF)
+
+
 FLUSH_TIMEOUT = 2.0
 
 EventTypes = Literal["worker_started", "worker_registered", "job_started", "job_ended"]
@@ -404,7 +412,7 @@ class Worker(rtc.EventEmitter[EventTypes]):
                         f"could not connect to the LiveKit server at {url} after {failures} "
                         f"attempts ({e}); check LIVEKIT_URL and that the server is running"
                     ) from e
-                delay = min(2.0 * (failures - 1), MAX_BACKOFF)
+                delay = reconnect_delay(failures)
                 logger.warning("connecting to %s failed (%s); retrying in %.0f s", url, e, delay)
                 await asyncio.sleep(delay)
                 continue
@@ -422,7 +430,7 @@ class Worker(rtc.EventEmitter[EventTypes]):
                         f"the LiveKit server at {url} did not accept the worker registration "
                         f"after {failures} attempts"
                     )
-                await asyncio.sleep(min(2.0 * (failures - 1), MAX_BACKOFF))
+                await asyncio.sleep(reconnect_delay(failures))
             if not self._closing:
                 logger.warning("connection to the LiveKit server lost; reconnecting")
 
