@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import sys
@@ -179,6 +180,44 @@ async def test_memory_limit_kills_the_job(tmp_path: Path) -> None:
         await ex.join()
         assert ex.outcome is not None and ex.outcome.killed
         assert "job_memory_limit_mb" in (ex.outcome.error or "")
+    finally:
+        await local.close()
+
+
+async def test_memory_warning_is_logged_once_and_the_job_keeps_running(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="voxlane.agents.ipc")
+    local = Local(tmp_path, _options(job_memory_warn_mb=120, job_memory_limit_mb=4000))
+    try:
+        ex = await local.job("memory_held")
+        started = await _wait_started(tmp_path, ex.running_job.job.id)  # type: ignore[union-attr]
+        job_id = started["job_id"]
+        for _ in range(3000):
+            if (tmp_path / f"{job_id}.grown").exists():
+                break
+            await asyncio.sleep(0.01)
+
+        def warnings() -> list[str]:
+            messages = [r.getMessage() for r in caplog.records]
+            return [m for m in messages if "job_memory_warn_mb" in m]
+
+        for _ in range(3000):  # the watchdog checks once a second
+            if warnings():
+                break
+            await asyncio.sleep(0.01)
+        found = warnings()
+        assert found, "no job_memory_warn_mb warning was logged for a job above the threshold"
+        assert f"job process {started['pid']} uses" in found[0]
+        assert "(job_memory_warn_mb 120 MB)" in found[0]
+        # memory stays flat: further checks must not repeat the warning
+        await asyncio.sleep(2.5)
+        assert len(warnings()) == 1
+        assert ex.outcome is None, "a warning must not end the job"
+
+        (tmp_path / f"{job_id}.release").write_text("go")
+        await ex.join()
+        assert ex.outcome is not None and ex.outcome.success and not ex.outcome.killed
     finally:
         await local.close()
 

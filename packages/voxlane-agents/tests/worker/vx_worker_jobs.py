@@ -190,6 +190,15 @@ async def entrypoint(ctx: JobContext) -> None:
         ctx.shutdown("done")
     elif mode == "block_loop":
         time.sleep(3600)  # noqa: ASYNC251 (deliberately blocks the event loop)
+    elif mode == "memory_held":
+        # grows once past job_memory_warn_mb (but stays under any limit), then waits to be released
+        held = bytearray(150 * 1024 * 1024)
+        for i in range(0, len(held), 4096):
+            held[i] = 1
+        _write(folder / f"{job_id}.grown", {"bytes": len(held)})
+        await _wait_file(folder / f"{job_id}.release")
+        del held
+        ctx.shutdown("released")
     elif mode == "memory":
         hog = bytearray(300 * 1024 * 1024)
         for i in range(0, len(hog), 4096):
