@@ -20,11 +20,11 @@ from livekit import rtc
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import Self
 
-from .._exceptions import APIConnectionError, APIError, APIStatusError
 from ..metrics import LLMMetrics
 from ..metrics.base import Metadata
 from ..types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConnectOptions, NotGivenOr
 from ..utils import aio
+from ..utils.retry import Retrier
 from .chat_context import ChatContext, ChatRole
 from .tool_context import Tool, ToolChoice
 
@@ -212,7 +212,13 @@ class LLMStream(ABC):
         self._conn_options = conn_options
         self._event_ch: _ChunkChan = _ChunkChan()
         self._out_ch: aio.Chan[ChatChunk] = aio.Chan()
-        self._num_retries = 0
+        self._retrier = Retrier(
+            label=llm.label,
+            conn_options=conn_options,
+            emit_error=llm._emit_error,
+            logger=logger,
+            failure="failed to generate a completion",
+        )
         self._closed = False
         self._started_at = time.perf_counter()
 
@@ -246,53 +252,7 @@ class LLMStream(ABC):
             task.exception()  # retrieved here; re-raised to the consumer by __anext__
 
     async def _main_task(self) -> None:
-        while True:
-            try:
-                await self._run()
-                return
-            except APIStatusError as e:
-                if e.status_code == 499:
-                    logger.debug("%s: request cancelled by the provider (499)", self._llm.label)
-                    return
-                await self._handle_attempt_error(e)
-            except APIError as e:
-                await self._handle_attempt_error(e)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                self._llm._emit_error(e, recoverable=False)
-                raise
-
-    async def _handle_attempt_error(self, e: APIError) -> None:
-        max_retry = self._conn_options.max_retry
-        if self._event_ch.sent_any:
-            self._llm._emit_error(e, recoverable=False)
-            logger.warning(
-                "%s: completion failed after output was streamed; not retrying so nothing is "
-                "duplicated: %s",
-                self._llm.label,
-                e,
-            )
-            raise e
-        if max_retry == 0 or not e.retryable:
-            self._llm._emit_error(e, recoverable=False)
-            raise e
-        if self._num_retries >= max_retry:
-            self._llm._emit_error(e, recoverable=False)
-            raise APIConnectionError(
-                f"{self._llm.label}: failed to generate a completion after "
-                f"{self._num_retries + 1} attempts"
-            ) from e
-        self._llm._emit_error(e, recoverable=True)
-        logger.warning(
-            "%s: completion failed, retrying (%d of %d): %s",
-            self._llm.label,
-            self._num_retries + 1,
-            max_retry,
-            e,
-        )
-        await asyncio.sleep(self._conn_options._interval_for_retry(self._num_retries))
-        self._num_retries += 1
+        await self._retrier.run(self._run, output_sent=lambda: self._event_ch.sent_any)
 
     async def _forward_and_measure(self) -> None:
         start = self._started_at

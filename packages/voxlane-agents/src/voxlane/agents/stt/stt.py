@@ -23,12 +23,13 @@ from livekit import rtc
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import Self
 
-from .._exceptions import APIConnectionError, APIError, APIStatusError, APITimeoutError
+from .._exceptions import APIError, APITimeoutError
 from ..metrics import Metadata, STTMetrics
 from ..tts.audio_emitter import TimedString
 from ..types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConnectOptions, NotGivenOr
 from ..utils import aio
 from ..utils.audio import AudioBuffer, calculate_audio_duration
+from ..utils.retry import Retrier
 
 logger = logging.getLogger("voxlane.agents.stt")
 
@@ -211,47 +212,24 @@ class STT(ABC, rtc.EventEmitter[str]):
                 f"got {type(buffer).__name__}"
             )
 
-        attempt = 0
+        retrier = Retrier(
+            label=self.label,
+            conn_options=conn_options,
+            emit_error=self._emit_error,
+            logger=logger,
+            failure="failed to recognize speech",
+        )
         while True:
+            started = time.perf_counter()
             try:
-                started = time.perf_counter()
-                try:
-                    event = await asyncio.wait_for(
-                        self._recognize_impl(buffer, language=language, conn_options=conn_options),
-                        timeout=conn_options.timeout,
-                    )
-                except asyncio.TimeoutError:
-                    raise APITimeoutError(
-                        f"{self.label}: recognize() took longer than {conn_options.timeout} s "
-                        "(conn_options.timeout)"
-                    ) from None
-                duration = time.perf_counter() - started
+                event = await self._recognize_attempt(buffer, language, conn_options)
             except APIError as e:
-                if conn_options.max_retry == 0 or not e.retryable:
-                    self._emit_error(e, recoverable=False)
-                    raise
-                if attempt >= conn_options.max_retry:
-                    self._emit_error(e, recoverable=False)
-                    raise APIConnectionError(
-                        f"{self.label}: failed to recognize speech after {attempt + 1} "
-                        f"attempts, last error: {e.message}"
-                    ) from e
-                self._emit_error(e, recoverable=True)
-                logger.warning(
-                    "%s: recognize failed, retrying (attempt %d of %d): %s",
-                    self.label,
-                    attempt + 1,
-                    conn_options.max_retry + 1,
-                    e,
-                )
-                await asyncio.sleep(conn_options._interval_for_retry(attempt))
-                attempt += 1
+                await retrier.on_error(e)
                 continue
-            except asyncio.CancelledError:
-                raise
             except Exception as e:
                 self._emit_error(e, recoverable=False)
                 raise
+            duration = time.perf_counter() - started
 
             self.emit(
                 "metrics_collected",
@@ -266,6 +244,20 @@ class STT(ABC, rtc.EventEmitter[str]):
                 ),
             )
             return event
+
+    async def _recognize_attempt(
+        self, buffer: AudioBuffer, language: NotGivenOr[str], conn_options: APIConnectOptions
+    ) -> SpeechEvent:
+        try:
+            return await asyncio.wait_for(
+                self._recognize_impl(buffer, language=language, conn_options=conn_options),
+                timeout=conn_options.timeout,
+            )
+        except asyncio.TimeoutError:
+            raise APITimeoutError(
+                f"{self.label}: recognize() took longer than {conn_options.timeout} s "
+                "(conn_options.timeout)"
+            ) from None
 
     def stream(
         self,
@@ -335,7 +327,7 @@ class _SpeechEventChan(aio.Chan[SpeechEvent]):
         super().send_nowait(item)
         if item.type == SpeechEventType.FINAL_TRANSCRIPT:
             # a final transcript proves the connection works: the next failure starts afresh
-            self._stream._num_retries = 0
+            self._stream._retrier.reset()
 
 
 class RecognizeStream(ABC):
@@ -374,7 +366,13 @@ class RecognizeStream(ABC):
         self._user_offset = 0.0
         self._attempt_offset = 0.0
         self._start_time = time.time()
-        self._num_retries = 0
+        self._retrier = Retrier(
+            label=stt.label,
+            conn_options=conn_options,
+            emit_error=stt._emit_error,
+            logger=logger,
+            failure="recognition stream failed",
+        )
         self._input_ended = False
         self._closed = False
 
@@ -419,45 +417,12 @@ class RecognizeStream(ABC):
         """Read ``self._input_ch`` and send ``SpeechEvent`` objects to ``self._event_ch``."""
 
     async def _main_task(self) -> None:
-        while True:
-            self._attempt_offset = self._input_ch.consumed_duration
-            try:
-                await self._run()
-                return
-            except APIStatusError as e:
-                if e.status_code == 499:
-                    logger.debug("%s: stream cancelled by the provider (499)", self._stt.label)
-                    return
-                await self._handle_attempt_error(e)
-            except APIError as e:
-                await self._handle_attempt_error(e)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                self._stt._emit_error(e, recoverable=False)
-                raise
+        await self._retrier.run(self._run_attempt)
 
-    async def _handle_attempt_error(self, e: APIError) -> None:
-        max_retry = self._conn_options.max_retry
-        if max_retry == 0 or not e.retryable:
-            self._stt._emit_error(e, recoverable=False)
-            raise e
-        if self._num_retries >= max_retry:
-            self._stt._emit_error(e, recoverable=False)
-            raise APIConnectionError(
-                f"{self._stt.label}: recognition stream failed after {self._num_retries + 1} "
-                f"attempts, last error: {e.message}"
-            ) from e
-        self._stt._emit_error(e, recoverable=True)
-        logger.warning(
-            "%s: recognition stream failed, reconnecting (retry %d of %d): %s",
-            self._stt.label,
-            self._num_retries + 1,
-            max_retry,
-            e,
-        )
-        await asyncio.sleep(self._conn_options._interval_for_retry(self._num_retries))
-        self._num_retries += 1
+    async def _run_attempt(self) -> None:
+        # timestamps of this attempt start after the audio consumed by the previous ones
+        self._attempt_offset = self._input_ch.consumed_duration
+        await self._run()
 
     async def _forward_events(self) -> None:
         try:

@@ -27,12 +27,13 @@ from livekit import rtc
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import Self
 
-from .._exceptions import APIConnectionError, APIError, APIStatusError
+from .._exceptions import APIError
 from ..metrics import Metadata, TTSMetrics
 from ..types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 from ..utils import aio
 from ..utils.audio import merge_frames
 from ..utils.misc import shortuuid
+from ..utils.retry import Retrier
 from .audio_emitter import AudioEmitter, SynthesizedAudio
 
 logger = logging.getLogger("voxlane.agents.tts")
@@ -174,6 +175,14 @@ class _SynthesisBase(ABC):
             ) from None
         self._tts = tts
         self._conn_options = conn_options
+        self._retrier = Retrier(
+            label=tts.label,
+            conn_options=conn_options,
+            emit_error=self._emit_error,
+            logger=logger,
+            failure="failed to synthesize speech",
+        )
+        self._emitter: AudioEmitter | None = None  # the emitter of the current attempt
         self._event_ch: aio.Chan[SynthesizedAudio] = aio.Chan()
         self._raw_ch: aio.Chan[SynthesizedAudio] = aio.Chan()
         self._started_at = time.perf_counter()
@@ -263,47 +272,21 @@ class _SynthesisBase(ABC):
             self._raw_ch.close()
 
     async def _retry_loop(self) -> None:
-        max_retry = self._conn_options.max_retry
-        attempt = 0
-        while True:
-            self._before_attempt(attempt)
-            emitter = AudioEmitter(label=self._tts.label, dst_ch=self._raw_ch)
-            try:
-                await self._run_attempt(emitter)
-                self._check_output(emitter)
-                return
-            except APIError as e:
-                if isinstance(e, APIStatusError) and e.status_code == 499:
-                    return  # the request was cancelled on purpose: end quietly
-                error = e
-                # audio that already went out cannot be taken back: never retry after it
-                retry = e.retryable and attempt < max_retry and not emitter.has_pushed_audio
-            except Exception as e:
-                self._emit_error(e, recoverable=False)
-                raise
-            finally:
-                await emitter.aclose()
+        await self._retrier.run(self._attempt, output_sent=self._attempt_pushed_audio)
 
-            if not retry:
-                self._emit_error(error, recoverable=False)
-                if error.retryable and attempt > 0 and attempt >= max_retry:
-                    raise APIConnectionError(
-                        f"failed to synthesize speech with {self._tts.label} after "
-                        f"{attempt + 1} attempts: {error.message}"
-                    ) from error
-                raise error
-            self._emit_error(error, recoverable=True)
-            delay = self._conn_options._interval_for_retry(attempt)
-            logger.warning(
-                "%s failed (attempt %d of %d), retrying in %.1fs: %s",
-                self._tts.label,
-                attempt + 1,
-                max_retry + 1,
-                delay,
-                error,
-            )
-            await asyncio.sleep(delay)
-            attempt += 1
+    async def _attempt(self) -> None:
+        self._before_attempt(self._retrier.retries)
+        emitter = AudioEmitter(label=self._tts.label, dst_ch=self._raw_ch)
+        self._emitter = emitter
+        try:
+            await self._run_attempt(emitter)
+            self._check_output(emitter)
+        finally:
+            await emitter.aclose()
+
+    def _attempt_pushed_audio(self) -> bool:
+        # audio that already went out cannot be taken back: never retry after it
+        return self._emitter is not None and self._emitter.has_pushed_audio
 
     async def _run_attempt(self, emitter: AudioEmitter) -> None:
         run_task = asyncio.create_task(self._run(emitter), name=f"{type(self).__name__}._run")
