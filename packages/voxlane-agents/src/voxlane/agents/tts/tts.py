@@ -182,7 +182,7 @@ class _SynthesisBase(ABC):
             logger=logger,
             failure="failed to synthesize speech",
         )
-        self._emitter: AudioEmitter | None = None  # the emitter of the current attempt
+        self._attempt_emitter: AudioEmitter | None = None  # the emitter of the current attempt
         self._event_ch: aio.Chan[SynthesizedAudio] = aio.Chan()
         self._raw_ch: aio.Chan[SynthesizedAudio] = aio.Chan()
         self._started_at = time.perf_counter()
@@ -267,17 +267,16 @@ class _SynthesisBase(ABC):
 
     async def _main_task(self) -> None:
         try:
-            await self._retry_loop()
+            await self._retrier.run(
+                self._synthesize_attempt, output_sent=self._attempt_pushed_audio
+            )
         finally:
             self._raw_ch.close()
 
-    async def _retry_loop(self) -> None:
-        await self._retrier.run(self._attempt, output_sent=self._attempt_pushed_audio)
-
-    async def _attempt(self) -> None:
+    async def _synthesize_attempt(self) -> None:
         self._before_attempt(self._retrier.retries)
         emitter = AudioEmitter(label=self._tts.label, dst_ch=self._raw_ch)
-        self._emitter = emitter
+        self._attempt_emitter = emitter
         try:
             await self._run_attempt(emitter)
             self._check_output(emitter)
@@ -286,7 +285,7 @@ class _SynthesisBase(ABC):
 
     def _attempt_pushed_audio(self) -> bool:
         # audio that already went out cannot be taken back: never retry after it
-        return self._emitter is not None and self._emitter.has_pushed_audio
+        return self._attempt_emitter is not None and self._attempt_emitter.has_pushed_audio
 
     async def _run_attempt(self, emitter: AudioEmitter) -> None:
         run_task = asyncio.create_task(self._run(emitter), name=f"{type(self).__name__}._run")
