@@ -23,6 +23,7 @@ from typing_extensions import Self
 
 from .metrics import Metadata, VADMetrics
 from .utils import aio
+from .utils.events import EventEmitter
 
 logger = logging.getLogger("voxlane.agents.vad")
 
@@ -71,7 +72,7 @@ class VADCapabilities:
             )
 
 
-class VAD(ABC, rtc.EventEmitter[Literal["metrics_collected"]]):
+class VAD(ABC, EventEmitter[Literal["metrics_collected"]]):
     """Base class of every voice activity detector.
 
     Emits ``"metrics_collected"`` with :class:`~voxlane.agents.metrics.VADMetrics` about once

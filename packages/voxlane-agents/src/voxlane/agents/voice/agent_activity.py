@@ -36,6 +36,7 @@ from .events import (
 )
 from .preemptive import MAX_PREEMPTIVE_PER_TURN, PreemptiveGeneration
 from .realtime_activity import RealtimeBridge
+from .session_scope import belongs_to_other_session, session_scope
 from .speech_handle import SpeechHandle, _running_tool_speech
 from .tool_loop import run_reply_step
 
@@ -179,6 +180,11 @@ class AgentActivity:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self, *, run_on_enter: bool = True) -> None:
+        # streams and tasks created while starting belong to this session (see session_scope)
+        with session_scope(self._session):
+            await self._start(run_on_enter=run_on_enter)
+
+    async def _start(self, *, run_on_enter: bool) -> None:
         self._agent._activity = self
         self._started = True
         self._ensure_instructions(self._agent.instructions)
@@ -299,7 +305,8 @@ class AgentActivity:
             self._agent._activity = None
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro, name=name)
+        with session_scope(self._session):
+            task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
 
         def _done(t: asyncio.Task[Any]) -> None:
@@ -316,10 +323,14 @@ class AgentActivity:
         self._subscribed.append((model, event, cb))
 
     def _on_metrics(self, metrics: Any) -> None:
+        if belongs_to_other_session(self._session):
+            return  # a shared model's metrics from another session's stream
         self._session.emit("metrics_collected", MetricsCollectedEvent(metrics=metrics))
 
     def _make_error_handler(self, model: Any) -> Any:
         def _on_error(error: Any) -> None:
+            if belongs_to_other_session(self._session):
+                return  # another session's failure on a shared model is not ours
             self._session._on_model_error(ErrorEvent(error=error, source=model))
 
         return _on_error

@@ -22,6 +22,7 @@ from ..llm.llm import LLM
 from ..metrics import UsageCollector, UsageSummary
 from ..types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConnectOptions, NotGivenOr, is_given
 from ..utils import aio
+from ..utils.events import EventEmitter
 from .agent import Agent, AgentTask, TurnDetectionMode
 from .agent_activity import AgentActivity
 from .events import (
@@ -91,7 +92,7 @@ def _check_non_negative(name: str, value: float | None) -> None:
         raise ValueError(f"{name} must be >= 0, got {value}")
 
 
-class AgentSession(rtc.EventEmitter[EventTypes], Generic[Userdata_T]):
+class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
     """Runs a voice (or text) conversation with one active :class:`Agent` at a time.
 
     Args (all optional, keyword-only):

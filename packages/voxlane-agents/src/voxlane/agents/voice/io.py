@@ -28,6 +28,8 @@ from typing import Any, Literal
 
 from livekit import rtc
 
+from ..utils.events import EventEmitter
+
 logger = logging.getLogger("voxlane.agents.voice")
 
 AudioOutputEvent = Literal["playback_started", "playback_finished"]
@@ -97,7 +99,7 @@ class AudioInput(ABC):
             self._source.on_detached()
 
 
-class AudioOutput(ABC, rtc.EventEmitter[AudioOutputEvent]):
+class AudioOutput(ABC, EventEmitter[AudioOutputEvent]):
     """Where the agent's speech is played, segment by segment.
 
     Events: ``playback_started`` (:class:`PlaybackStartedEvent`) and ``playback_finished``
