@@ -168,7 +168,7 @@ def test_options_and_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="CARTESIA_API_KEY"):
         cartesia.TTS()
     monkeypatch.setenv("CARTESIA_API_KEY", "env-key")
-    assert cartesia.TTS()._api_key == "env-key"
+    assert cartesia.TTS()._client.api_key == "env-key"
     with pytest.raises(ValueError, match="speed"):
         cartesia.TTS(speed=9.0)
     assert cartesia.tts.provider_rate_for(22050) == 22050

@@ -332,7 +332,8 @@ def test_missing_key_is_a_clear_error() -> None:
 def test_key_from_environment_and_bad_options(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEEPGRAM_API_KEY", "from-env")
     stt = deepgram.STT()
-    assert stt._api_key == "from-env" and stt.model == "nova-3" and stt.provider == "deepgram"
+    assert stt._client.api_key == "from-env"
+    assert stt.model == "nova-3" and stt.provider == "deepgram"
     with pytest.raises(ValueError, match="sample_rate"):
         deepgram.STT(sample_rate=11025)
     with pytest.raises(ValueError, match="utterance_end_ms"):

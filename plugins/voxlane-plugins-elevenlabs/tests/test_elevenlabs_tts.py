@@ -176,9 +176,9 @@ def test_keys_and_options(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="ELEVEN_API_KEY"):
         elevenlabs.TTS()
     monkeypatch.setenv("ELEVENLABS_API_KEY", "second-name")
-    assert elevenlabs.TTS()._api_key == "second-name"
+    assert elevenlabs.TTS()._client.api_key == "second-name"
     monkeypatch.setenv("ELEVEN_API_KEY", "first-name")
-    assert elevenlabs.STT()._api_key == "first-name"
+    assert elevenlabs.STT()._client.api_key == "first-name"
     with pytest.raises(ValueError, match="stability"):
         elevenlabs.VoiceSettings(stability=2.0)
     with pytest.raises(ValueError, match="speed"):

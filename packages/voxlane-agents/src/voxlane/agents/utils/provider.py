@@ -11,7 +11,9 @@ cloud plugin needs, written once here:
   the ``APIError`` family (so the base classes retry exactly the retryable ones);
 - a websocket opened within a timeout (:meth:`ProviderAPI.open_websocket`);
 - an ``aiohttp.ClientSession`` made on first use unless the user shared one
-  (:class:`LazyHTTPSession`).
+  (:class:`LazyHTTPSession`);
+- a plugin object's key, base URL, session and authentication headers in one place
+  (:class:`ProviderClient`), with websocket opening and JSON/form requests against endpoint paths.
 
 Example::
 
@@ -34,7 +36,7 @@ import email.utils
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import SplitResult, urlencode, urlsplit, urlunsplit
@@ -46,6 +48,7 @@ from .._exceptions import APIConnectionError, APIError, APIStatusError, APITimeo
 __all__ = [
     "LazyHTTPSession",
     "ProviderAPI",
+    "ProviderClient",
     "WebSocket",
     "http_url",
     "parse_retry_after",
@@ -140,6 +143,7 @@ class ProviderAPI:
         error_message_keys: the keys of a JSON error body that may hold the message, in order.
         error_container_key: a key whose object value holds the error fields (ElevenLabs puts
             them under ``"detail"``); ``None`` when they are at the top level.
+        auth_headers: builds the authentication headers from the key (``None``: no headers).
     """
 
     name: str
@@ -149,6 +153,7 @@ class ProviderAPI:
     request_id_header: str | None = None
     error_message_keys: tuple[str, ...] = ("message", "error", "detail")
     error_container_key: str | None = None
+    auth_headers: Callable[[str], Mapping[str, str]] | None = field(default=None, compare=False)
     _envs: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -185,6 +190,10 @@ class ProviderAPI:
                 f"got {base_url!r}"
             )
         return base_url.rstrip("/")
+
+    def headers(self, api_key: str) -> dict[str, str]:
+        """The authentication headers for ``api_key`` (empty without ``auth_headers``)."""
+        return dict(self.auth_headers(api_key)) if self.auth_headers is not None else {}
 
     # -- errors -------------------------------------------------------------------------------
 
@@ -231,6 +240,28 @@ class ProviderAPI:
             request_id=self._request_id(resp.headers),
             body=body,
             retry_after=parse_retry_after(resp.headers),
+        )
+
+    def message_error(
+        self,
+        what: str,
+        detail: object,
+        status: object = None,
+        *,
+        request_id: str | None = None,
+        body: object = None,
+    ) -> APIStatusError:
+        """An error the provider reported inside its protocol (a JSON error message on a stream).
+
+        ``status`` is used when it is an HTTP-like error code (400 or more), else 500; a 4xx
+        is not retried by the base classes.
+        """
+        code = status if isinstance(status, int) and status >= 400 else 500
+        return APIStatusError(
+            f"{self.name} {what} error: {detail or 'unknown error'}",
+            status_code=code,
+            request_id=request_id or None,
+            body=body,
         )
 
     def map_error(self, e: BaseException, what: str, timeout: float) -> APIError:
@@ -316,3 +347,80 @@ class LazyHTTPSession:
         if self._owned and self._session is not None:
             await self._session.close()
             self._session = None
+
+
+class ProviderClient:
+    """A plugin object's link to its provider: API description, key, base URL and HTTP session.
+
+    The key is resolved (argument or environment) and the base URL checked when it is made, so a
+    misconfigured plugin fails at construction with a message saying what to fix.
+
+    Args:
+        api: the provider's :class:`ProviderAPI` (with its ``auth_headers``).
+        api_key: the key given by the user, or ``None`` to read ``api.api_key_env``.
+        base_url: the API root endpoint paths are appended to.
+        http_session: a session to share, or ``None`` to make one on first use.
+    """
+
+    def __init__(
+        self,
+        api: ProviderAPI,
+        *,
+        api_key: str | None,
+        base_url: str,
+        http_session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.api = api
+        self.api_key = api.resolve_api_key(api_key)
+        self.base_url = api.check_base_url(base_url)
+        self.session = LazyHTTPSession(http_session)
+
+    def headers(self) -> dict[str, str]:
+        """The authentication headers for this client's key."""
+        return self.api.headers(self.api_key)
+
+    def http_url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        """The REST URL of ``path`` (see :func:`http_url`)."""
+        return http_url(self.base_url, path, params)
+
+    def ws_url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        """The websocket URL of ``path`` (see :func:`ws_url`)."""
+        return ws_url(self.base_url, path, params)
+
+    async def open_websocket(
+        self, path: str, params: Mapping[str, Any] | None, timeout: float, what: str
+    ) -> WebSocket:
+        """Open the websocket of ``path`` within ``timeout`` s; failures become ``APIError``s."""
+        return await self.api.open_websocket(
+            self.session.get(), self.ws_url(path, params), self.headers(), timeout, what
+        )
+
+    async def post(
+        self,
+        url: str,
+        *,
+        data: Any,
+        timeout: float,
+        what: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[Any, Mapping[str, str]]:
+        """POST ``data`` (bytes or ``aiohttp.FormData``) and return the JSON answer and its headers.
+
+        HTTP errors, timeouts (``timeout`` seconds for the whole request) and transport failures
+        raise ``APIError``s naming ``what``.
+        """
+        try:
+            async with self.session.get().post(
+                url,
+                data=data,
+                headers={**self.headers(), **(headers or {})},
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as resp:
+                await self.api.raise_for_response(resp, what)
+                return await resp.json(content_type=None), resp.headers
+        except Exception as e:
+            raise self.api.map_error(e, what, timeout) from e
+
+    async def aclose(self) -> None:
+        """Close the HTTP session if it was made here."""
+        await self.session.aclose()

@@ -5,12 +5,16 @@
 - :func:`run_duplex` sends on a websocket from one task while the caller receives, so a stream
   keeps reading audio while text is still being pushed;
 - :func:`receive_json` reads the next JSON object from a websocket, with a timeout and the
-  provider's name in every error, skipping (and logging) malformed frames.
+  provider's name in every error, skipping (and logging) malformed frames;
+  :func:`receive_frame` does the same and also hands back binary frames (raw audio);
+- :func:`decode_b64_audio` decodes a base64 audio field, skipping (and logging) a bad one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -26,7 +30,18 @@ from .provider import ProviderAPI, WebSocket
 if TYPE_CHECKING:
     from ..tts import AudioEmitter
 
-__all__ = ["receive_json", "run_duplex", "stream_pcm_response"]
+__all__ = [
+    "WSFrame",
+    "decode_b64_audio",
+    "parse_json_object",
+    "receive_frame",
+    "receive_json",
+    "run_duplex",
+    "stream_pcm_response",
+]
+
+WSFrame = dict[str, Any] | bytes
+"""A received websocket frame: a JSON object, or the bytes of a binary frame."""
 
 _CLOSED = (
     aiohttp.WSMsgType.CLOSE,
@@ -114,7 +129,29 @@ async def receive_json(
     policy_violation_is_status: bool = False,
 ) -> dict[str, Any] | None:
     """The next JSON object on a synthesis stream's ``ws``; ``None`` for a non-text or
-    malformed frame (logged).
+    malformed frame (logged). Errors as for :func:`receive_frame`."""
+    frame = await receive_frame(
+        ws,
+        timeout,
+        provider=provider,
+        what=what,
+        logger=logger,
+        policy_violation_is_status=policy_violation_is_status,
+    )
+    return frame if isinstance(frame, dict) else None
+
+
+async def receive_frame(
+    ws: WebSocket,
+    timeout: float,
+    *,
+    provider: str,
+    what: str,
+    logger: logging.Logger,
+    policy_violation_is_status: bool = False,
+) -> WSFrame | None:
+    """The next frame on a synthesis stream's ``ws``: a JSON object, or the bytes of a binary
+    frame; ``None`` for any other frame and for malformed JSON (logged).
 
     Raises ``APITimeoutError`` when nothing arrives within ``timeout`` seconds and
     ``APIConnectionError`` when the socket closes; with ``policy_violation_is_status``, a close
@@ -135,15 +172,34 @@ async def receive_json(
         raise APIConnectionError(
             f"{provider} closed the {what} websocket mid-synthesis (code {ws.close_code})"
         )
+    if msg.type == aiohttp.WSMsgType.BINARY:
+        return bytes(msg.data)
     if msg.type != aiohttp.WSMsgType.TEXT:
         return None
+    return parse_json_object(msg.data, provider=provider, what=what, logger=logger)
+
+
+def parse_json_object(
+    text: str, *, provider: str, what: str, logger: logging.Logger
+) -> dict[str, Any] | None:
+    """``text`` as a JSON object; ``None`` (and a warning naming ``what``) when it is not one."""
     try:
-        data = json.loads(msg.data)
+        data = json.loads(text)
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        logger.warning(
-            "%s: ignoring a malformed %s message: %.80r", provider.lower(), what, msg.data
-        )
+        logger.warning("%s: ignoring a malformed %s message: %.80r", provider.lower(), what, text)
         return None
     return data
+
+
+def decode_b64_audio(data: object, *, provider: str, logger: logging.Logger) -> bytes:
+    """The audio bytes of a base64 field; ``b""`` for a missing one, and for an invalid one
+    (with a warning, so one bad chunk does not end a stream)."""
+    if not isinstance(data, str) or not data:
+        return b""
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        logger.warning("%s: ignoring a chunk with invalid base64 audio", provider.lower())
+        return b""

@@ -9,18 +9,14 @@ reconnect, so nothing is lost or repeated and timestamps stay on the stream's cl
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from livekit import rtc
 
 from voxlane.agents import stt
-from voxlane.agents._exceptions import APIConnectionError, APIStatusError, APITimeoutError
+from voxlane.agents._exceptions import APIConnectionError
 from voxlane.agents.tts import TimedString
 from voxlane.agents.types import (
     DEFAULT_API_CONNECT_OPTIONS,
@@ -29,20 +25,17 @@ from voxlane.agents.types import (
     NotGivenOr,
     is_given,
 )
-from voxlane.agents.utils.audio import AudioBuffer, AudioByteStream, merge_frames
-from voxlane.agents.utils.pcm import mono_pcm, wav_bytes
-from voxlane.agents.utils.provider import LazyHTTPSession, WebSocket, http_url, ws_url
+from voxlane.agents.utils.audio import AudioBuffer, merge_frames
+from voxlane.agents.utils.pcm import wav_bytes
+from voxlane.agents.utils.provider import ProviderClient, WebSocket
+from voxlane.agents.utils.ws_speech import WebSocketRecognizeStream
 
-from ._utils import API, DEFAULT_BASE_URL, auth_headers
+from ._utils import API, DEFAULT_BASE_URL
 
 logger = logging.getLogger("voxlane.plugins.cartesia")
 
 DEFAULT_STT_MODEL = "ink-whisper"
 STT_MODELS = ("ink-whisper", "ink-2")
-_CHUNK_MS = 50
-_USAGE_EVERY = 5.0
-_MAX_REPLAY = 30.0
-_CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
 
 
 @dataclass
@@ -109,9 +102,9 @@ class STT(stt.STT):
             min_volume=min_volume,
             max_silence_duration_secs=max_silence_duration_secs,
         )
-        self._api_key = API.resolve_api_key(api_key)
-        self._base_url = API.check_base_url(base_url)
-        self._http_session = LazyHTTPSession(http_session)
+        self._client = ProviderClient(
+            API, api_key=api_key, base_url=base_url, http_session=http_session
+        )
 
     @property
     def model(self) -> str:
@@ -135,17 +128,12 @@ class STT(stt.STT):
         form.add_field("model", self._opts.model)
         form.add_field("language", lang)
         form.add_field("timestamp_granularities[]", "word")
-        try:
-            async with self._http_session.get().post(
-                http_url(self._base_url, "/stt"),
-                data=form,
-                headers=auth_headers(self._api_key),
-                timeout=aiohttp.ClientTimeout(total=conn_options.timeout),
-            ) as resp:
-                await API.raise_for_response(resp, "recognize")
-                data = await resp.json(content_type=None)
-        except Exception as e:
-            raise API.map_error(e, "recognize", conn_options.timeout) from e
+        data, _ = await self._client.post(
+            self._client.http_url("/stt"),
+            data=form,
+            timeout=conn_options.timeout,
+            what="recognize",
+        )
         if not isinstance(data, dict) or not isinstance(data.get("text"), str):
             raise APIConnectionError("Cartesia recognize: the answer has no 'text'")
         words = _timed_words(data.get("words"), 0.0)
@@ -175,7 +163,7 @@ class STT(stt.STT):
         return SpeechStream(stt=self, opts=opts, conn_options=conn_options)
 
     async def aclose(self) -> None:
-        await self._http_session.aclose()
+        await self._client.aclose()
 
 
 def _num(value: NotGivenOr[float]) -> float:
@@ -198,159 +186,49 @@ def _timed_words(words: object, offset: float) -> list[TimedString]:
     return out
 
 
-class SpeechStream(stt.RecognizeStream):
+class SpeechStream(WebSocketRecognizeStream):
     """A streaming transcription over one Cartesia websocket (reconnected on failure)."""
 
+    _logger = logger
+    _what = "STT"
+
     def __init__(self, *, stt: STT, opts: STTOptions, conn_options: APIConnectOptions) -> None:
-        super().__init__(stt=stt, conn_options=conn_options, sample_rate=opts.sample_rate)
+        super().__init__(
+            stt=stt, client=stt._client, conn_options=conn_options, sample_rate=opts.sample_rate
+        )
         self._ct = stt
         self._opts = opts
-        self._bps = opts.sample_rate * 2
-        self._speaking = False
-        self._request_id = ""
-        self._replay = bytearray()
-        self._replay_start = 0.0
-        self._origin = 0.0
-        self._pending_usage = 0.0
-        self._last_audio_sent = 0.0
-        self._last_message = 0.0
 
-    def _send_event(self, ev: stt.SpeechEvent) -> None:
-        with contextlib.suppress(Exception):
-            self._event_ch.send_nowait(ev)
-
-    def _flush_usage(self) -> None:
-        if self._pending_usage > 0:
-            self._send_event(
-                stt.SpeechEvent(
-                    type=stt.SpeechEventType.RECOGNITION_USAGE,
-                    request_id=self._request_id,
-                    recognition_usage=stt.RecognitionUsage(audio_duration=self._pending_usage),
-                )
-            )
-            self._pending_usage = 0.0
-
-    def _trim_replay(self, until: float) -> None:
-        drop = int((until - self._replay_start) * self._bps)
-        drop = min(drop - drop % 2, len(self._replay))
-        if drop > 0:
-            del self._replay[:drop]
-            self._replay_start += drop / self._bps
-
-    def _keep(self, data: bytes) -> None:
-        self._replay += data
-        excess = len(self._replay) - int(_MAX_REPLAY * self._bps)
-        if excess > 0:
-            excess += excess % 2
-            del self._replay[:excess]
-            self._replay_start += excess / self._bps
-
-    async def _run(self) -> None:
-        self._replay_start = self.start_time_offset - len(self._replay) / self._bps
-        url = ws_url(self._ct._base_url, "/stt/websocket", self._opts.live_params())
-        ws = await API.open_websocket(
-            self._ct._http_session.get(),
-            url,
-            auth_headers(self._ct._api_key),
+    async def _connect(self) -> WebSocket:
+        return await self._ct._client.open_websocket(
+            "/stt/websocket",
+            self._opts.live_params(),
             self._conn_options.timeout,
             "STT websocket connect",
         )
-        self._origin = self._replay_start
-        closing = asyncio.Event()
-        send = asyncio.create_task(self._send_task(ws, closing), name="cartesia-stt-send")
-        recv = asyncio.create_task(self._recv_task(ws, closing), name="cartesia-stt-recv")
-        try:
-            await asyncio.wait([send, recv], return_when=asyncio.FIRST_COMPLETED)
-            if send.done() and send.exception() is None and not recv.done():
-                await recv
-            for t in (send, recv):
-                exc = t.exception() if t.done() else None
-                if exc is not None:
-                    raise exc
-        finally:
-            for t in (send, recv):
-                t.cancel()
-            await asyncio.gather(send, recv, return_exceptions=True)
-            with contextlib.suppress(Exception):
-                await ws.close()
-            self._flush_usage()
 
-    async def _send_audio(self, ws: WebSocket, data: bytes) -> None:
-        await ws.send_bytes(data)
-        self._pending_usage += len(data) / self._bps
-        self._last_audio_sent = asyncio.get_running_loop().time()
-        if self._pending_usage >= _USAGE_EVERY:
-            self._flush_usage()
+    async def _send_flush(self, ws: WebSocket) -> None:
+        await ws.send_str("finalize")
 
-    async def _send_task(self, ws: WebSocket, closing: asyncio.Event) -> None:
-        sr = self._opts.sample_rate
-        try:
-            step = sr * 2 * _CHUNK_MS // 1000
-            replay = bytes(self._replay)
-            for i in range(0, len(replay), step):
-                await self._send_audio(ws, replay[i : i + step])
-            chunker = AudioByteStream(sr, 1, samples_per_channel=sr * _CHUNK_MS // 1000)
-            async for item in self._input_ch:
-                if isinstance(item, rtc.AudioFrame):
-                    data = mono_pcm(item)
-                    self._keep(data)
-                    for chunk in chunker.push(data):
-                        await self._send_audio(ws, bytes(chunk.data.cast("B")))
-                else:
-                    for chunk in chunker.flush():
-                        await self._send_audio(ws, bytes(chunk.data.cast("B")))
-                    await ws.send_str("finalize")
-            for chunk in chunker.flush():
-                await self._send_audio(ws, bytes(chunk.data.cast("B")))
-            closing.set()
-            await ws.send_str("close")
-        except (aiohttp.ClientError, ConnectionError, RuntimeError) as e:
-            raise APIConnectionError(f"Cartesia STT: sending failed: {e}") from e
+    async def _send_end(self, ws: WebSocket, *, flushed: bool) -> None:
+        await ws.send_str("close")
 
-    async def _recv_task(self, ws: WebSocket, closing: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-        timeout = self._conn_options.timeout
-        self._last_message = loop.time()
-        while True:
-            try:
-                msg = await asyncio.wait_for(ws.receive(), timeout)
-            except asyncio.TimeoutError:
-                if closing.is_set() or self._last_audio_sent > self._last_message:
-                    raise APITimeoutError(f"Cartesia STT: no answer for {timeout} s") from None
-                continue
-            self._last_message = loop.time()
-            if msg.type in _CLOSED or msg.type == aiohttp.WSMsgType.ERROR:
-                if closing.is_set() and ws.close_code == 1000:
-                    return  # closed normally after "close"
-                raise APIConnectionError(
-                    f"Cartesia closed the STT websocket unexpectedly (code {ws.close_code})"
-                )
-            if msg.type != aiohttp.WSMsgType.TEXT:
-                continue
-            try:
-                data = json.loads(msg.data)
-                if not isinstance(data, dict):
-                    raise ValueError("not a JSON object")
-            except ValueError:
-                logger.warning("cartesia: ignoring a malformed STT message: %.80r", msg.data)
-                continue
-            kind = data.get("type")
-            if isinstance(data.get("request_id"), str):
-                self._request_id = data["request_id"]
-            if kind == "transcript":
-                self._on_transcript(data)
-            elif kind == "done":
-                return
-            elif kind == "error":
-                status = data.get("status_code")
-                raise APIStatusError(
-                    f"Cartesia STT error: {data.get('message') or data.get('title') or 'error'}",
-                    status_code=status if isinstance(status, int) else 500,
-                    request_id=self._request_id or None,
-                    body=data,
-                )
-            elif kind != "flush_done":
-                logger.debug("cartesia: ignoring STT message of type %r", kind)
+    def _handle(self, data: dict[str, Any]) -> bool:
+        kind = data.get("type")
+        if isinstance(data.get("request_id"), str):
+            self._request_id = data["request_id"]
+        if kind == "transcript":
+            self._on_transcript(data)
+        elif kind == "done":
+            return True
+        elif kind == "error":
+            detail = data.get("message") or data.get("title") or "error"
+            raise API.message_error(
+                "STT", detail, data.get("status_code"), request_id=self._request_id, body=data
+            )
+        elif kind != "flush_done":
+            logger.debug("cartesia: ignoring STT message of type %r", kind)
+        return False
 
     def _on_transcript(self, data: dict[str, Any]) -> None:
         text = data.get("text")
@@ -358,12 +236,12 @@ class SpeechStream(stt.RecognizeStream):
             logger.warning("cartesia: ignoring a transcript message without text")
             return
         is_final = bool(data.get("is_final"))
-        words = _timed_words(data.get("words"), self._origin)
+        words = _timed_words(data.get("words"), self._ws_origin)
         if is_final and words:
             self._trim_replay(_num(words[-1].end_time))
         if not text.strip():
             return
-        start = _num(words[0].start_time) if words else self._origin
+        start = _num(words[0].start_time) if words else self._ws_origin
         end = _num(words[-1].end_time) if words else start
         speech = stt.SpeechData(
             language=str(data.get("language") or self._opts.language),
@@ -372,29 +250,10 @@ class SpeechStream(stt.RecognizeStream):
             end_time=end,
             words=words,
         )
-        if not self._speaking:
-            self._speaking = True
-            self._send_event(
-                stt.SpeechEvent(
-                    type=stt.SpeechEventType.START_OF_SPEECH,
-                    request_id=self._request_id,
-                    speech_start_time=start,
-                )
-            )
-        self._send_event(
-            stt.SpeechEvent(
-                type=stt.SpeechEventType.FINAL_TRANSCRIPT
-                if is_final
-                else stt.SpeechEventType.INTERIM_TRANSCRIPT,
-                request_id=self._request_id,
-                alternatives=[speech],
-            )
-        )
+        self._start_of_speech(start)
+        self._transcript([speech], final=is_final)
         if is_final:
-            self._speaking = False
-            self._send_event(
-                stt.SpeechEvent(type=stt.SpeechEventType.END_OF_SPEECH, request_id=self._request_id)
-            )
+            self._end_of_speech()
 
 
 __all__ = ["DEFAULT_STT_MODEL", "STT", "STT_MODELS", "STTOptions", "SpeechStream"]

@@ -10,8 +10,6 @@ monotonic across reconnects.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import json
 import logging
@@ -20,10 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-from livekit import rtc
 
 from voxlane.agents import stt
-from voxlane.agents._exceptions import APIConnectionError, APIStatusError, APITimeoutError
+from voxlane.agents._exceptions import APIConnectionError
 from voxlane.agents.tts import TimedString
 from voxlane.agents.types import (
     DEFAULT_API_CONNECT_OPTIONS,
@@ -32,11 +29,12 @@ from voxlane.agents.types import (
     NotGivenOr,
     is_given,
 )
-from voxlane.agents.utils.audio import AudioBuffer, AudioByteStream, merge_frames
-from voxlane.agents.utils.pcm import mono_pcm, wav_bytes
-from voxlane.agents.utils.provider import LazyHTTPSession, WebSocket, http_url, ws_url
+from voxlane.agents.utils.audio import AudioBuffer, merge_frames
+from voxlane.agents.utils.pcm import wav_bytes
+from voxlane.agents.utils.provider import ProviderClient, WebSocket
+from voxlane.agents.utils.ws_speech import WebSocketRecognizeStream
 
-from ._utils import API, DEFAULT_BASE_URL, auth_headers
+from ._utils import API, DEFAULT_BASE_URL
 
 logger = logging.getLogger("voxlane.plugins.deepgram")
 
@@ -54,11 +52,6 @@ STT_MODELS = (
     "base",
 )
 DEFAULT_STT_MODEL = "nova-3"
-
-_CHUNK_MS = 50
-_USAGE_EVERY = 5.0  # seconds of audio between RECOGNITION_USAGE events
-_MAX_REPLAY = 30.0  # seconds of unacknowledged audio kept for a reconnect
-_CLOSED_TYPES = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
 
 
 @dataclass
@@ -222,9 +215,9 @@ class STT(stt.STT):
             mip_opt_out=mip_opt_out,
         )
         _check_options(self._opts)
-        self._api_key = API.resolve_api_key(api_key)
-        self._base_url = API.check_base_url(base_url)
-        self._http_session = LazyHTTPSession(http_session)
+        self._client = ProviderClient(
+            API, api_key=api_key, base_url=base_url, http_session=http_session
+        )
         self._keepalive_interval = keepalive_interval
         self._streams: weakref.WeakSet[SpeechStream] = weakref.WeakSet()
 
@@ -276,19 +269,13 @@ class STT(stt.STT):
     ) -> stt.SpeechEvent:
         frame = merge_frames(buffer)
         lang = language if is_given(language) else self._opts.language
-        url = http_url(self._base_url, "/listen", self._opts.prerecorded_params(lang))
-        headers = {**auth_headers(self._api_key), "Content-Type": "audio/wav"}
-        try:
-            async with self._http_session.get().post(
-                url,
-                data=wav_bytes(frame),
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=conn_options.timeout),
-            ) as resp:
-                await API.raise_for_response(resp, "recognize")
-                data = await resp.json(content_type=None)
-        except Exception as e:
-            raise API.map_error(e, "recognize", conn_options.timeout) from e
+        data, _ = await self._client.post(
+            self._client.http_url("/listen", self._opts.prerecorded_params(lang)),
+            data=wav_bytes(frame),
+            headers={"Content-Type": "audio/wav"},
+            timeout=conn_options.timeout,
+            what="recognize",
+        )
         return _prerecorded_event(data, lang)
 
     def stream(
@@ -307,7 +294,7 @@ class STT(stt.STT):
     async def aclose(self) -> None:
         for s in list(self._streams):
             await s.aclose()
-        await self._http_session.aclose()
+        await self._client.aclose()
 
 
 def _prerecorded_event(data: Any, language: str | None) -> stt.SpeechEvent:
@@ -364,209 +351,56 @@ def _timed_words(words: list[Any], offset: float) -> list[TimedString]:
     return out
 
 
-class SpeechStream(stt.RecognizeStream):
+class SpeechStream(WebSocketRecognizeStream):
     """A live transcription over one Deepgram websocket (reconnected on failure)."""
 
+    _logger = logger
+    _what = "live transcription"
+    _policy_violation_is_status = True
+
     def __init__(self, *, stt: STT, opts: STTOptions, conn_options: APIConnectOptions) -> None:
-        super().__init__(stt=stt, conn_options=conn_options, sample_rate=opts.sample_rate)
+        super().__init__(
+            stt=stt,
+            client=stt._client,
+            conn_options=conn_options,
+            sample_rate=opts.sample_rate,
+            keepalive_interval=stt._keepalive_interval,
+        )
         self._dg = stt
         self._opts = opts
-        self._speaking = False
-        self._request_id = ""
-        self._bytes_per_second = opts.sample_rate * 2
-        # audio sent (or about to be) that no final result covers yet: replayed on reconnect
-        self._replay = bytearray()
-        self._conn_origin_abs = 0.0  # absolute time of the connection's audio t=0
-        self._replay_start_abs = 0.0
-        self._pending_usage = 0.0
-        self._reconnect = asyncio.Event()
-        self._last_audio_sent = 0.0
-        self._last_message = 0.0
 
     def _update_options(self, opts: STTOptions) -> None:
         self._opts = opts
-        self._reconnect.set()
-
-    # -- helpers ----------------------------------------------------------------------------
-
-    def _send_event(self, ev: stt.SpeechEvent) -> None:
-        with contextlib.suppress(Exception):
-            self._event_ch.send_nowait(ev)
-
-    def _flush_usage(self) -> None:
-        if self._pending_usage > 0:
-            self._send_event(
-                stt.SpeechEvent(
-                    type=stt.SpeechEventType.RECOGNITION_USAGE,
-                    request_id=self._request_id,
-                    recognition_usage=stt.RecognitionUsage(audio_duration=self._pending_usage),
-                )
-            )
-            self._pending_usage = 0.0
-
-    def _trim_replay(self, until_abs: float) -> None:
-        drop = int((until_abs - self._replay_start_abs) * self._bytes_per_second)
-        drop -= drop % 2
-        if drop <= 0:
-            return
-        drop = min(drop, len(self._replay))
-        del self._replay[:drop]
-        self._replay_start_abs += drop / self._bytes_per_second
-
-    def _keep_for_replay(self, data: bytes) -> None:
-        self._replay += data
-        excess = len(self._replay) - int(_MAX_REPLAY * self._bytes_per_second)
-        if excess > 0:
-            excess += excess % 2
-            del self._replay[:excess]
-            self._replay_start_abs += excess / self._bytes_per_second
-
-    # -- the attempt ------------------------------------------------------------------------
+        self._request_reconnect()
 
     async def _connect(self) -> WebSocket:
-        url = ws_url(self._dg._base_url, "/listen", self._opts.live_params())
-        return await API.open_websocket(
-            self._dg._http_session.get(),
-            url,
-            auth_headers(self._dg._api_key),
+        return await self._dg._client.open_websocket(
+            "/listen",
+            self._opts.live_params(),
             self._conn_options.timeout,
             "live transcription connect",
         )
 
-    async def _run(self) -> None:
-        # the base class counted every consumed frame; the replay buffer ends at that point
-        self._replay_start_abs = self.start_time_offset - len(self._replay) / self._bytes_per_second
-        while True:
-            self._reconnect.clear()
-            ws = await self._connect()
-            self._conn_origin_abs = self._replay_start_abs
-            closing = asyncio.Event()
-            tasks = [
-                asyncio.create_task(self._send_task(ws, closing), name="deepgram-stt-send"),
-                asyncio.create_task(self._recv_task(ws, closing), name="deepgram-stt-recv"),
-                asyncio.create_task(self._keepalive_task(ws), name="deepgram-stt-keepalive"),
-            ]
-            reconnect = asyncio.create_task(self._reconnect.wait(), name="deepgram-stt-reconnect")
-            try:
-                done, _ = await asyncio.wait(
-                    [tasks[0], tasks[1], reconnect], return_when=asyncio.FIRST_COMPLETED
-                )
-                if reconnect in done and not tasks[1].done():
-                    logger.debug("deepgram: options changed, reconnecting the live stream")
-                    continue
-                if tasks[0].done() and tasks[0].exception() is None and not tasks[1].done():
-                    await tasks[1]  # input ended: wait for the last results
-                for t in tasks[:2]:
-                    exc = t.exception() if t.done() else None
-                    if exc is not None:
-                        raise exc
-                return
-            finally:
-                await _cancel(*tasks, reconnect)
-                with contextlib.suppress(Exception):
-                    await ws.close()
-                self._flush_usage()
+    async def _send_flush(self, ws: WebSocket) -> None:
+        await ws.send_str(json.dumps({"type": "Finalize"}))
 
-    async def _send_task(self, ws: WebSocket, closing: asyncio.Event) -> None:
-        sr = self._opts.sample_rate
-        try:
-            if self._replay:
-                replay = bytes(self._replay)
-                step = sr * 2 * _CHUNK_MS // 1000
-                for i in range(0, len(replay), step):
-                    await self._send_audio(ws, replay[i : i + step])
-            chunker = AudioByteStream(sr, 1, samples_per_channel=sr * _CHUNK_MS // 1000)
-            async for item in self._input_ch:
-                if isinstance(item, rtc.AudioFrame):
-                    data = mono_pcm(item)
-                    self._keep_for_replay(data)
-                    for chunk in chunker.push(data):
-                        await self._send_audio(ws, bytes(chunk.data.cast("B")))
-                else:
-                    for chunk in chunker.flush():
-                        await self._send_audio(ws, bytes(chunk.data.cast("B")))
-                    await ws.send_str(json.dumps({"type": "Finalize"}))
-            for chunk in chunker.flush():
-                await self._send_audio(ws, bytes(chunk.data.cast("B")))
-            closing.set()
-            await ws.send_str(json.dumps({"type": "CloseStream"}))
-        except (aiohttp.ClientError, ConnectionError, RuntimeError) as e:
-            raise APIConnectionError(f"Deepgram live transcription: sending failed: {e}") from e
+    async def _send_end(self, ws: WebSocket, *, flushed: bool) -> None:
+        await ws.send_str(json.dumps({"type": "CloseStream"}))
 
-    async def _send_audio(self, ws: WebSocket, data: bytes) -> None:
-        await ws.send_bytes(data)
-        seconds = len(data) / self._bytes_per_second
-        self._pending_usage += seconds
-        self._last_audio_sent = asyncio.get_running_loop().time()
-        if self._pending_usage >= _USAGE_EVERY:
-            self._flush_usage()
+    async def _send_keepalive(self, ws: WebSocket) -> None:
+        await ws.send_str(json.dumps({"type": "KeepAlive"}))
 
-    async def _keepalive_task(self, ws: WebSocket) -> None:
-        with contextlib.suppress(Exception):
-            while not ws.closed:
-                await asyncio.sleep(self._dg._keepalive_interval)
-                await ws.send_str(json.dumps({"type": "KeepAlive"}))
-
-    async def _recv_task(self, ws: WebSocket, closing: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
-        timeout = self._conn_options.timeout
-        self._last_message = loop.time()
-        while True:
-            try:
-                msg = await asyncio.wait_for(ws.receive(), timeout)
-            except asyncio.TimeoutError:
-                waiting = closing.is_set() or self._last_audio_sent > self._last_message
-                if waiting:
-                    raise APITimeoutError(
-                        f"Deepgram live transcription: no answer for {timeout} s"
-                    ) from None
-                continue
-            self._last_message = loop.time()
-            if msg.type in _CLOSED_TYPES:
-                code = ws.close_code
-                if closing.is_set() and code == 1000:
-                    return  # the normal end after CloseStream
-                reason = msg.extra if isinstance(msg.extra, str) else ""
-                if code == 1008:
-                    raise APIStatusError(
-                        f"Deepgram rejected the audio (close code 1008): {reason}",
-                        status_code=400,
-                        request_id=self._request_id or None,
-                    )
-                raise APIConnectionError(
-                    f"Deepgram closed the live connection unexpectedly (code {code}) {reason}"
-                )
-            if msg.type == aiohttp.WSMsgType.ERROR:
-                raise APIConnectionError(f"Deepgram live connection error: {ws.exception()}")
-            if msg.type != aiohttp.WSMsgType.TEXT:
-                logger.warning("deepgram: ignoring an unexpected %s message", msg.type.name)
-                continue
-            try:
-                data = json.loads(msg.data)
-                if not isinstance(data, dict):
-                    raise ValueError("not a JSON object")
-            except ValueError as e:
-                logger.warning("deepgram: ignoring a malformed message (%s): %.80r", e, msg.data)
-                continue
-            self._process(data)
+    def _handle(self, data: dict[str, Any]) -> bool:
+        self._process(data)
+        return False
 
     def _process(self, data: dict[str, Any]) -> None:
         kind = data.get("type")
         if kind == "SpeechStarted":
-            if not self._speaking:
-                self._speaking = True
-                ts = data.get("timestamp")
-                self._send_event(
-                    stt.SpeechEvent(
-                        type=stt.SpeechEventType.START_OF_SPEECH,
-                        request_id=self._request_id,
-                        speech_start_time=(
-                            self._conn_origin_abs + float(ts)
-                            if isinstance(ts, (int, float))
-                            else None
-                        ),
-                    )
-                )
+            ts = data.get("timestamp")
+            self._start_of_speech(
+                self._ws_origin + float(ts) if isinstance(ts, (int, float)) else None
+            )
         elif kind == "Results":
             self._process_results(data)
         elif kind == "UtteranceEnd":
@@ -576,21 +410,11 @@ class SpeechStream(stt.RecognizeStream):
                 self._request_id = data["request_id"]
         elif kind == "Error":
             detail = data.get("description") or data.get("message") or "unknown error"
-            raise APIStatusError(
-                f"Deepgram live transcription error: {detail}",
-                status_code=500,
-                request_id=self._request_id or None,
-                body=data,
+            raise API.message_error(
+                "live transcription", detail, request_id=self._request_id, body=data
             )
         else:
             logger.debug("deepgram: ignoring message of type %r", kind)
-
-    def _end_of_speech(self) -> None:
-        if self._speaking:
-            self._speaking = False
-            self._send_event(
-                stt.SpeechEvent(type=stt.SpeechEventType.END_OF_SPEECH, request_id=self._request_id)
-            )
 
     def _process_results(self, data: dict[str, Any]) -> None:
         try:
@@ -606,7 +430,7 @@ class SpeechStream(stt.RecognizeStream):
         if isinstance(meta, dict) and isinstance(meta.get("request_id"), str):
             self._request_id = meta["request_id"]
         is_final = bool(data.get("is_final"))
-        origin = self._conn_origin_abs
+        origin = self._ws_origin
         if is_final:
             self._trim_replay(origin + start + duration)
         speech = [
@@ -624,32 +448,10 @@ class SpeechStream(stt.RecognizeStream):
             if isinstance(a, dict)
         ]
         if speech and speech[0].text:
-            if not self._speaking:
-                self._speaking = True
-                self._send_event(
-                    stt.SpeechEvent(
-                        type=stt.SpeechEventType.START_OF_SPEECH,
-                        request_id=self._request_id,
-                        speech_start_time=speech[0].start_time,
-                    )
-                )
-            self._send_event(
-                stt.SpeechEvent(
-                    type=stt.SpeechEventType.FINAL_TRANSCRIPT
-                    if is_final
-                    else stt.SpeechEventType.INTERIM_TRANSCRIPT,
-                    request_id=self._request_id,
-                    alternatives=speech,
-                )
-            )
+            self._start_of_speech(speech[0].start_time)
+            self._transcript(speech, final=is_final)
         if is_final and data.get("speech_final"):
             self._end_of_speech()
-
-
-async def _cancel(*tasks: asyncio.Task[Any]) -> None:
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 __all__ = ["DEFAULT_STT_MODEL", "STT", "STT_MODELS", "STTOptions", "SpeechStream"]

@@ -7,28 +7,22 @@ reused by the next stream when a stream ended cleanly.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
 from voxlane.agents import tts
-from voxlane.agents._exceptions import (
-    APIConnectionError,
-    APIError,
-    APIStatusError,
-    APITimeoutError,
-)
 from voxlane.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
-from voxlane.agents.utils.misc import shortuuid
-from voxlane.agents.utils.pcm import PcmResampler, pick_sample_rate
-from voxlane.agents.utils.provider import LazyHTTPSession, WebSocket, http_url, ws_url
-from voxlane.agents.utils.speech_transport import run_duplex, stream_pcm_response
-from voxlane.agents.utils.ws_pool import WSPool
+from voxlane.agents.utils.pcm import pick_sample_rate
+from voxlane.agents.utils.provider import ProviderClient, WebSocket
+from voxlane.agents.utils.speech_transport import WSFrame
+from voxlane.agents.utils.ws_speech import SegmentOutput, WebSocketSynthesizeStream, WebSocketTTS
 
-from ._utils import API, DEFAULT_BASE_URL, auth_headers
+from ._utils import API, DEFAULT_BASE_URL
 
 logger = logging.getLogger("voxlane.plugins.deepgram")
 
@@ -39,14 +33,6 @@ PROVIDER_SAMPLE_RATES = (8000, 16000, 24000, 32000, 48000)
 def provider_rate_for(sample_rate: int) -> int:
     """The linear16 rate to ask Deepgram for: the requested one if offered, else the next above."""
     return pick_sample_rate(sample_rate, PROVIDER_SAMPLE_RATES)
-
-
-@dataclass
-class _Segment:
-    segment_id: str
-    # no more text will come (its Flush was sent, or the sender stopped): from then on a silent
-    # socket is a stall; before, the text may still be on its way (a slow LLM)
-    text_done: bool = False
 
 
 @dataclass
@@ -65,7 +51,7 @@ class TTSOptions:
         }
 
 
-class TTS(tts.TTS):
+class TTS(WebSocketTTS):
     """Deepgram Aura text-to-speech (``"deepgram/aura-2-andromeda-en"``).
 
     Args:
@@ -77,6 +63,9 @@ class TTS(tts.TTS):
         http_session: an ``aiohttp.ClientSession`` to share; one is created otherwise.
     """
 
+    _what = "speak"
+    _request_prefix = "dg_"
+
     def __init__(
         self,
         *,
@@ -87,23 +76,22 @@ class TTS(tts.TTS):
         base_url: str = DEFAULT_BASE_URL,
         http_session: aiohttp.ClientSession | None = None,
     ) -> None:
+        if not model or not isinstance(model, str):
+            raise ValueError(f"model must name a Deepgram Aura voice, got {model!r}")
         super().__init__(
             capabilities=tts.TTSCapabilities(streaming=True, aligned_transcript=False),
             sample_rate=sample_rate,
-            num_channels=1,
+            provider_rates=PROVIDER_SAMPLE_RATES,
+            client=ProviderClient(
+                API, api_key=api_key, base_url=base_url, http_session=http_session
+            ),
         )
-        if not model or not isinstance(model, str):
-            raise ValueError(f"model must name a Deepgram Aura voice, got {model!r}")
         self._opts = TTSOptions(
             model=model,
             sample_rate=sample_rate,
-            provider_rate=provider_rate_for(sample_rate),
+            provider_rate=self.provider_rate,
             mip_opt_out=mip_opt_out,
         )
-        self._api_key = API.resolve_api_key(api_key)
-        self._base_url = API.check_base_url(base_url)
-        self._http_session = LazyHTTPSession(http_session)
-        self._pool = WSPool(self._connect_ws)
 
     @property
     def model(self) -> str:
@@ -113,20 +101,8 @@ class TTS(tts.TTS):
     def provider(self) -> str:
         return "deepgram"
 
-    @property
-    def pool(self) -> WSPool:
-        """The websocket pool (reused connections)."""
-        return self._pool
-
-    async def _connect_ws(self, timeout: float) -> WebSocket:
-        url = ws_url(self._base_url, "/speak", self._opts.params())
-        return await API.open_websocket(
-            self._http_session.get(),
-            url,
-            auth_headers(self._api_key),
-            timeout,
-            "speak websocket connect",
-        )
+    def _ws_endpoint(self) -> tuple[str, Mapping[str, Any] | None]:
+        return "/speak", self._opts.params()
 
     def synthesize(
         self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
@@ -138,10 +114,6 @@ class TTS(tts.TTS):
     ) -> SynthesizeStream:
         return SynthesizeStream(tts=self, conn_options=conn_options)
 
-    async def aclose(self) -> None:
-        await self._pool.aclose()
-        await self._http_session.aclose()
-
 
 class ChunkedStream(tts.ChunkedStream):
     """One REST ``/v1/speak`` request; audio is pushed as it streams in."""
@@ -151,135 +123,42 @@ class ChunkedStream(tts.ChunkedStream):
         self._dg = tts
 
     async def _run(self, output_emitter: tts.AudioEmitter) -> None:
-        opts = self._dg._opts
-        url = http_url(self._dg._base_url, "/speak", {**opts.params(), "container": "none"})
-        await stream_pcm_response(
-            API,
-            self._dg._http_session.get(),
-            url,
-            emitter=output_emitter,
-            json_body={"text": self._input_text},
-            headers=auth_headers(self._dg._api_key),
-            timeout=self._conn_options.timeout,
-            what="speak",
-            provider_rate=opts.provider_rate,
-            sample_rate=opts.sample_rate,
-            request_id_prefix="dg_",
+        params = {**self._dg._opts.params(), "container": "none"}
+        await self._dg._stream_pcm(
+            output_emitter,
+            self._dg._client.http_url("/speak", params),
+            {"text": self._input_text},
+            self._conn_options,
         )
 
 
-class SynthesizeStream(tts.SynthesizeStream):
+class SynthesizeStream(WebSocketSynthesizeStream):
     """Streaming synthesis over a pooled ``/v1/speak`` websocket: one ``Flush`` per segment."""
 
-    def __init__(self, *, tts: TTS, conn_options: APIConnectOptions) -> None:
-        super().__init__(tts=tts, conn_options=conn_options)
-        self._dg = tts
+    _logger = logger
+    _segment_prefix = "seg_"
 
-    async def _run(self, output_emitter: tts.AudioEmitter) -> None:
-        opts = self._dg._opts
-        request_id = shortuuid("dg_")
-        output_emitter.initialize(
-            request_id=request_id,
-            sample_rate=opts.sample_rate,
-            num_channels=1,
-            mime_type="audio/pcm",
-            stream=True,
-        )
-        timeout = self._conn_options.timeout
-        # segments whose text was sent, in order; None once the input ended
-        segments: asyncio.Queue[_Segment | None] = asyncio.Queue()
-        try:
-            async with self._dg._pool.connection(timeout) as ws:
-                await run_duplex(
-                    lambda: self._send(ws, segments),
-                    lambda: self._receive(ws, segments, output_emitter, opts, timeout),
-                    name="deepgram-tts-send",
-                )
-        except APIError:
-            raise
-        except Exception as e:
-            raise API.map_error(e, "speak websocket", timeout) from e
+    async def _send_text(self, ws: WebSocket, segment_id: str, text: str) -> None:
+        await ws.send_str(json.dumps({"type": "Speak", "text": text}))
 
-    async def _send(self, ws: WebSocket, segments: asyncio.Queue[_Segment | None]) -> None:
-        current: _Segment | None = None
+    async def _end_segment(self, ws: WebSocket, segment_id: str) -> None:
+        await ws.send_str(json.dumps({"type": "Flush"}))
 
-        async def flush(segment: _Segment) -> None:
-            await ws.send_str(json.dumps({"type": "Flush"}))
-            segment.text_done = True
-
-        try:
-            async for item in self._input_ch:
-                if isinstance(item, str):
-                    if current is None:
-                        current = _Segment(shortuuid("seg_"))
-                        segments.put_nowait(current)
-                    await ws.send_str(json.dumps({"type": "Speak", "text": item}))
-                elif current is not None:
-                    await flush(current)
-                    current = None
-            if current is not None:
-                await flush(current)
-            segments.put_nowait(None)
-        finally:
-            if current is not None:
-                current.text_done = True
-
-    async def _receive(
-        self,
-        ws: WebSocket,
-        segments: asyncio.Queue[_Segment | None],
-        emitter: tts.AudioEmitter,
-        opts: TTSOptions,
-        timeout: float,
-    ) -> None:
-        while True:
-            segment = await segments.get()
-            if segment is None:
-                return
-            emitter.start_segment(segment_id=segment.segment_id)
-            resampler = PcmResampler(opts.provider_rate, opts.sample_rate)
-            while True:
-                try:
-                    msg = await asyncio.wait_for(ws.receive(), timeout)
-                except asyncio.TimeoutError:
-                    if not segment.text_done:
-                        continue  # the text is still coming (a slow LLM): nothing is owed yet
-                    raise APITimeoutError(
-                        f"Deepgram speak: no audio for {timeout} s after the segment was flushed"
-                    ) from None
-                if msg.type == aiohttp.WSMsgType.BINARY:
-                    emitter.push(resampler.push(msg.data))
-                    continue
-                if msg.type in (
-                    aiohttp.WSMsgType.CLOSE,
-                    aiohttp.WSMsgType.CLOSING,
-                    aiohttp.WSMsgType.CLOSED,
-                    aiohttp.WSMsgType.ERROR,
-                ):
-                    raise APIConnectionError(
-                        f"Deepgram closed the speak websocket mid-segment (code {ws.close_code})"
-                    )
-                if msg.type != aiohttp.WSMsgType.TEXT:
-                    continue
-                try:
-                    data = json.loads(msg.data)
-                    kind = data.get("type") if isinstance(data, dict) else None
-                except ValueError:
-                    logger.warning("deepgram: ignoring a malformed speak message: %.80r", msg.data)
-                    continue
-                if kind == "Flushed":
-                    emitter.push(resampler.flush())
-                    emitter.end_segment()
-                    break
-                if kind == "Warning":
-                    logger.warning("deepgram speak warning: %s", data.get("description"))
-                elif kind == "Error":
-                    detail = data.get("err_msg") or data.get("description") or "unknown error"
-                    raise APIStatusError(
-                        f"Deepgram speak error: {detail}", status_code=500, body=data
-                    )
-                elif kind not in ("Metadata", "Cleared"):
-                    logger.debug("deepgram: ignoring speak message of type %r", kind)
+    def _handle(self, frame: WSFrame, out: SegmentOutput) -> bool:
+        if isinstance(frame, bytes):
+            out.push_audio(frame)
+            return False
+        kind = frame.get("type")
+        if kind == "Flushed":
+            return True
+        if kind == "Warning":
+            logger.warning("deepgram speak warning: %s", frame.get("description"))
+        elif kind == "Error":
+            detail = frame.get("err_msg") or frame.get("description") or "unknown error"
+            raise API.message_error("speak", detail, body=frame)
+        elif kind not in ("Metadata", "Cleared"):
+            logger.debug("deepgram: ignoring speak message of type %r", kind)
+        return False
 
 
 __all__ = [

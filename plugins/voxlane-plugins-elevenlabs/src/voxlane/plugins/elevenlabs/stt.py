@@ -12,7 +12,6 @@ import aiohttp
 
 from voxlane.agents import stt
 from voxlane.agents._exceptions import APIConnectionError
-from voxlane.agents.tts import TimedString
 from voxlane.agents.types import (
     DEFAULT_API_CONNECT_OPTIONS,
     NOT_GIVEN,
@@ -22,10 +21,16 @@ from voxlane.agents.types import (
 )
 from voxlane.agents.utils.audio import AudioBuffer, merge_frames
 from voxlane.agents.utils.pcm import wav_bytes
-from voxlane.agents.utils.provider import LazyHTTPSession, http_url
+from voxlane.agents.utils.provider import ProviderClient
 
-from ._utils import API, DEFAULT_BASE_URL, auth_headers
-from .realtime_stt import REALTIME_SAMPLE_RATES, REALTIME_STT_MODELS, RealtimeOptions, SpeechStream
+from ._utils import API, DEFAULT_BASE_URL
+from .realtime_stt import (
+    REALTIME_SAMPLE_RATES,
+    REALTIME_STT_MODELS,
+    RealtimeOptions,
+    SpeechStream,
+    timed_words,
+)
 
 DEFAULT_STT_MODEL = "scribe_v1"
 BATCH_STT_MODELS = ("scribe_v1", "scribe_v1_experimental", "scribe_v2")
@@ -92,9 +97,9 @@ class STT(stt.STT):
         self._model = model
         self._language = language
         self._tag_audio_events = tag_audio_events
-        self._api_key = API.resolve_api_key(api_key)
-        self._base_url = API.check_base_url(base_url)
-        self._http_session = LazyHTTPSession(http_session)
+        self._client = ProviderClient(
+            API, api_key=api_key, base_url=base_url, http_session=http_session
+        )
 
     @property
     def model(self) -> str:
@@ -120,34 +125,16 @@ class STT(stt.STT):
         form.add_field("timestamps_granularity", "word")
         if lang:
             form.add_field("language_code", lang)
-        try:
-            async with self._http_session.get().post(
-                http_url(self._base_url, "/speech-to-text"),
-                data=form,
-                headers=auth_headers(self._api_key),
-                timeout=aiohttp.ClientTimeout(total=conn_options.timeout),
-            ) as resp:
-                await API.raise_for_response(resp, "speech-to-text")
-                request_id = resp.headers.get("request-id", "")
-                data = await resp.json(content_type=None)
-        except Exception as e:
-            raise API.map_error(e, "speech-to-text", conn_options.timeout) from e
+        data, headers = await self._client.post(
+            self._client.http_url("/speech-to-text"),
+            data=form,
+            timeout=conn_options.timeout,
+            what="speech-to-text",
+        )
+        request_id = headers.get("request-id", "")
         if not isinstance(data, dict) or not isinstance(data.get("text"), str):
             raise APIConnectionError("ElevenLabs speech-to-text: the answer has no 'text'")
-        words: list[TimedString] = []
-        for w in data.get("words") or []:
-            if not isinstance(w, dict) or w.get("type", "word") != "word":
-                continue
-            try:
-                words.append(
-                    TimedString(
-                        str(w.get("text", "")),
-                        start_time=float(w["start"]),
-                        end_time=float(w["end"]),
-                    )
-                )
-            except (KeyError, TypeError, ValueError):
-                continue
+        words = timed_words(data.get("words"), 0.0)
         return stt.SpeechEvent(
             type=stt.SpeechEventType.FINAL_TRANSCRIPT,
             request_id=request_id,
@@ -186,7 +173,7 @@ class STT(stt.STT):
         return SpeechStream(stt=self, opts=opts, conn_options=conn_options)
 
     async def aclose(self) -> None:
-        await self._http_session.aclose()
+        await self._client.aclose()
 
 
 __all__ = ["BATCH_STT_MODELS", "DEFAULT_STT_MODEL", "STT", "STT_MODELS"]

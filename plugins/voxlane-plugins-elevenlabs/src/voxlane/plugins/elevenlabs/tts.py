@@ -10,42 +10,28 @@ Sockets are pooled and reused by the next stream when a stream ended cleanly.
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
 import json
 import logging
-from collections import deque
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import aiohttp
 
 from voxlane.agents import tts
-from voxlane.agents._exceptions import (
-    APIError,
-    APIStatusError,
-    APITimeoutError,
-)
 from voxlane.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
-from voxlane.agents.utils.misc import shortuuid
-from voxlane.agents.utils.pcm import PcmResampler, pick_sample_rate
-from voxlane.agents.utils.provider import LazyHTTPSession, WebSocket, http_url, ws_url
-from voxlane.agents.utils.speech_transport import (
-    receive_json,
-    run_duplex,
-    stream_pcm_response,
-)
-from voxlane.agents.utils.ws_pool import WSPool
+from voxlane.agents.utils.pcm import pick_sample_rate
+from voxlane.agents.utils.provider import ProviderClient, WebSocket
+from voxlane.agents.utils.speech_transport import WSFrame, decode_b64_audio
+from voxlane.agents.utils.ws_speech import SegmentOutput, WebSocketSynthesizeStream, WebSocketTTS
 
-from ._utils import API, DEFAULT_BASE_URL, auth_headers
+from ._utils import API, DEFAULT_BASE_URL
 
 logger = logging.getLogger("voxlane.plugins.elevenlabs")
 
 DEFAULT_TTS_MODEL = "eleven_flash_v2_5"
 DEFAULT_VOICE = "EXAVITQu4vr4xnSDxMaL"
 PROVIDER_SAMPLE_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
-_CLOSED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED)
 
 
 def provider_rate_for(sample_rate: int) -> int:
@@ -87,7 +73,7 @@ class TTSOptions:
         return f"pcm_{self.provider_rate}"
 
 
-class TTS(tts.TTS):
+class TTS(WebSocketTTS):
     """ElevenLabs text-to-speech (``"elevenlabs/<model>:<voice>"``).
 
     Args:
@@ -103,6 +89,8 @@ class TTS(tts.TTS):
         http_session: an ``aiohttp.ClientSession`` to share; one is created otherwise.
     """
 
+    _request_prefix = "el_"
+
     def __init__(
         self,
         *,
@@ -116,29 +104,28 @@ class TTS(tts.TTS):
         base_url: str = DEFAULT_BASE_URL,
         http_session: aiohttp.ClientSession | None = None,
     ) -> None:
-        super().__init__(
-            capabilities=tts.TTSCapabilities(streaming=True, aligned_transcript=True),
-            sample_rate=sample_rate,
-            num_channels=1,
-        )
         if not model or not voice:
             raise ValueError("ElevenLabs needs a model (e.g. 'eleven_flash_v2_5') and a voice id")
         schedule = list(chunk_length_schedule or [80, 120, 200, 260])
         if any(not 50 <= n <= 500 for n in schedule):
             raise ValueError(f"chunk_length_schedule values must be 50..500, got {schedule}")
+        super().__init__(
+            capabilities=tts.TTSCapabilities(streaming=True, aligned_transcript=True),
+            sample_rate=sample_rate,
+            provider_rates=PROVIDER_SAMPLE_RATES,
+            client=ProviderClient(
+                API, api_key=api_key, base_url=base_url, http_session=http_session
+            ),
+        )
         self._opts = TTSOptions(
             model=model,
             voice=voice,
             sample_rate=sample_rate,
-            provider_rate=provider_rate_for(sample_rate),
+            provider_rate=self.provider_rate,
             voice_settings=voice_settings,
             language=language,
             chunk_length_schedule=schedule,
         )
-        self._api_key = API.resolve_api_key(api_key)
-        self._base_url = API.check_base_url(base_url)
-        self._http_session = LazyHTTPSession(http_session)
-        self._pool = WSPool(self._connect_ws)
 
     @property
     def model(self) -> str:
@@ -152,27 +139,14 @@ class TTS(tts.TTS):
     def voice(self) -> str:
         return self._opts.voice
 
-    @property
-    def pool(self) -> WSPool:
-        return self._pool
-
-    async def _connect_ws(self, timeout: float) -> WebSocket:
+    def _ws_endpoint(self) -> tuple[str, Mapping[str, Any] | None]:
         params: dict[str, Any] = {
             "model_id": self._opts.model,
             "output_format": self._opts.output_format,
             "sync_alignment": True,
             "language_code": self._opts.language,
         }
-        url = ws_url(
-            self._base_url, f"/text-to-speech/{self._opts.voice}/multi-stream-input", params
-        )
-        return await API.open_websocket(
-            self._http_session.get(),
-            url,
-            auth_headers(self._api_key),
-            timeout,
-            "TTS websocket connect",
-        )
+        return f"/text-to-speech/{self._opts.voice}/multi-stream-input", params
 
     def synthesize(
         self, text: str, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
@@ -183,10 +157,6 @@ class TTS(tts.TTS):
         self, *, conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS
     ) -> SynthesizeStream:
         return SynthesizeStream(tts=self, conn_options=conn_options)
-
-    async def aclose(self) -> None:
-        await self._pool.aclose()
-        await self._http_session.aclose()
 
 
 class ChunkedStream(tts.ChunkedStream):
@@ -203,33 +173,10 @@ class ChunkedStream(tts.ChunkedStream):
             body["voice_settings"] = asdict(opts.voice_settings)
         if opts.language:
             body["language_code"] = opts.language
-        url = http_url(
-            self._el._base_url,
-            f"/text-to-speech/{opts.voice}/stream",
-            {"output_format": opts.output_format},
+        url = self._el._client.http_url(
+            f"/text-to-speech/{opts.voice}/stream", {"output_format": opts.output_format}
         )
-        await stream_pcm_response(
-            API,
-            self._el._http_session.get(),
-            url,
-            emitter=output_emitter,
-            json_body=body,
-            headers=auth_headers(self._el._api_key),
-            timeout=self._conn_options.timeout,
-            what="TTS",
-            provider_rate=opts.provider_rate,
-            sample_rate=opts.sample_rate,
-            request_id_prefix="el_",
-        )
-
-
-@dataclass
-class _Context:
-    context_id: str
-    backlog: deque[dict[str, Any]] = field(default_factory=deque)
-    # no more text will come (flushed and closed, or the sender stopped): from then on a silent
-    # socket is a stall; before, the text may still be on its way (a slow LLM)
-    ended: bool = False
+        await self._el._stream_pcm(output_emitter, url, body, self._conn_options)
 
 
 class _WordAligner:
@@ -274,148 +221,57 @@ class _WordAligner:
         return [word]
 
 
-class SynthesizeStream(tts.SynthesizeStream):
+class SynthesizeStream(WebSocketSynthesizeStream):
     """Input streaming over a pooled multi-context websocket, one context per segment."""
+
+    _logger = logger
+    _policy_violation_is_status = True
 
     def __init__(self, *, tts: TTS, conn_options: APIConnectOptions) -> None:
         super().__init__(tts=tts, conn_options=conn_options)
         self._el = tts
+        self._aligner = _WordAligner()
 
-    async def _run(self, output_emitter: tts.AudioEmitter) -> None:
+    async def _begin_segment(self, ws: WebSocket, segment_id: str) -> None:
         opts = self._el._opts
-        output_emitter.initialize(
-            request_id=shortuuid("el_"),
-            sample_rate=opts.sample_rate,
-            num_channels=1,
-            mime_type="audio/pcm",
-            stream=True,
-        )
-        timeout = self._conn_options.timeout
-        contexts: asyncio.Queue[_Context | None] = asyncio.Queue()
-        by_id: dict[str, _Context] = {}
-        try:
-            async with self._el._pool.connection(timeout) as ws:
-                await run_duplex(
-                    lambda: self._send(ws, opts, contexts, by_id),
-                    lambda: self._receive(ws, opts, contexts, by_id, output_emitter, timeout),
-                    name="elevenlabs-tts-send",
-                )
-        except APIError:
-            raise
-        except Exception as e:
-            raise API.map_error(e, "TTS websocket", timeout) from e
+        first: dict[str, Any] = {
+            "text": " ",
+            "context_id": segment_id,
+            "generation_config": {"chunk_length_schedule": opts.chunk_length_schedule},
+        }
+        if opts.voice_settings is not None:
+            first["voice_settings"] = asdict(opts.voice_settings)
+        await ws.send_str(json.dumps(first))
 
-    async def _send(
-        self,
-        ws: WebSocket,
-        opts: TTSOptions,
-        contexts: asyncio.Queue[_Context | None],
-        by_id: dict[str, _Context],
-    ) -> None:
-        current: _Context | None = None
+    async def _send_text(self, ws: WebSocket, segment_id: str, text: str) -> None:
+        await ws.send_str(json.dumps({"text": text, "context_id": segment_id}))
 
-        async def close(ctx: _Context) -> None:
-            ctx.ended = True
-            await ws.send_str(json.dumps({"text": "", "context_id": ctx.context_id, "flush": True}))
-            await ws.send_str(json.dumps({"context_id": ctx.context_id, "close_context": True}))
+    async def _end_segment(self, ws: WebSocket, segment_id: str) -> None:
+        await ws.send_str(json.dumps({"text": "", "context_id": segment_id, "flush": True}))
+        await ws.send_str(json.dumps({"context_id": segment_id, "close_context": True}))
 
-        try:
-            async for item in self._input_ch:
-                if isinstance(item, str):
-                    if current is None:
-                        current = _Context(context_id=shortuuid("ctx_"))
-                        by_id[current.context_id] = current
-                        contexts.put_nowait(current)
-                        first: dict[str, Any] = {
-                            "text": " ",
-                            "context_id": current.context_id,
-                            "generation_config": {
-                                "chunk_length_schedule": opts.chunk_length_schedule
-                            },
-                        }
-                        if opts.voice_settings is not None:
-                            first["voice_settings"] = asdict(opts.voice_settings)
-                        await ws.send_str(json.dumps(first))
-                    await ws.send_str(json.dumps({"text": item, "context_id": current.context_id}))
-                elif current is not None:
-                    await close(current)
-                    current = None
-            if current is not None:
-                await close(current)
-            contexts.put_nowait(None)
-        finally:
-            if current is not None:
-                current.ended = True
+    def _segment_id_of(self, frame: Mapping[str, Any]) -> str | None:
+        return str(frame.get("contextId") or frame.get("context_id"))
 
-    async def _receive(
-        self,
-        ws: WebSocket,
-        opts: TTSOptions,
-        contexts: asyncio.Queue[_Context | None],
-        by_id: dict[str, _Context],
-        emitter: tts.AudioEmitter,
-        timeout: float,
-    ) -> None:
-        while True:
-            ctx = await contexts.get()
-            if ctx is None:
-                return
-            emitter.start_segment(segment_id=ctx.context_id)
-            resampler = PcmResampler(opts.provider_rate, opts.sample_rate)
-            aligner = _WordAligner()
-            pushed = 0.0  # seconds of this context's audio so far (alignment is per chunk)
-            while True:
-                data = ctx.backlog.popleft() if ctx.backlog else None
-                if data is None:
-                    try:
-                        data = await self._next_message(ws, timeout)
-                    except APITimeoutError:
-                        if not ctx.ended:
-                            continue  # the text is still coming: nothing is owed yet
-                        raise
-                    if data is None:
-                        continue
-                    owner = by_id.get(str(data.get("contextId") or data.get("context_id")))
-                    if owner is not None and owner is not ctx:
-                        owner.backlog.append(data)
-                        continue
-                if "error" in data and not data.get("audio"):
-                    code = data.get("code")
-                    raise APIStatusError(
-                        f"ElevenLabs TTS error: {data.get('message') or data.get('error')}",
-                        status_code=code if isinstance(code, int) and code >= 400 else 500,
-                        body=data,
-                    )
-                audio_b64 = data.get("audio")
-                if isinstance(audio_b64, str) and audio_b64:
-                    try:
-                        audio = base64.b64decode(audio_b64, validate=True)
-                    except (binascii.Error, ValueError):
-                        logger.warning("elevenlabs: ignoring a chunk with invalid base64 audio")
-                        audio = b""
-                    words = aligner.feed(data.get("alignment"), pushed)
-                    if words:
-                        emitter.push_timed_transcript(words)
-                    emitter.push(resampler.push(audio))
-                    pushed += len(audio) / 2 / opts.provider_rate
-                if data.get("isFinal"):
-                    rest = aligner.flush()
-                    if rest:
-                        emitter.push_timed_transcript(rest)
-                    emitter.push(resampler.flush())
-                    emitter.end_segment()
-                    by_id.pop(ctx.context_id, None)
-                    break
+    def _segment_started(self, out: SegmentOutput) -> None:
+        self._aligner = _WordAligner()
 
-    async def _next_message(self, ws: WebSocket, timeout: float) -> dict[str, Any] | None:
-        return await receive_json(
-            ws,
-            timeout,
-            provider="ElevenLabs",
-            what="TTS",
-            logger=logger,
-            policy_violation_is_status=True,
-        )
+    def _handle(self, frame: WSFrame, out: SegmentOutput) -> bool:
+        if not isinstance(frame, dict):
+            return False
+        if "error" in frame and not frame.get("audio"):
+            detail = frame.get("message") or frame.get("error")
+            raise API.message_error("TTS", detail, frame.get("code"), body=frame)
+        audio_b64 = frame.get("audio")
+        if isinstance(audio_b64, str) and audio_b64:
+            audio = decode_b64_audio(audio_b64, provider="ElevenLabs", logger=logger)
+            # alignment times are relative to each chunk: offset by the audio so far
+            out.push_words(self._aligner.feed(frame.get("alignment"), out.seconds))
+            out.push_audio(audio)
+        if frame.get("isFinal"):
+            out.push_words(self._aligner.flush())
+            return True
+        return False
 
 
 __all__ = [
