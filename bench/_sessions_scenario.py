@@ -290,6 +290,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "stalls": stall_count(clock.late_due),
         "gc_passes": len(gc_pauses.pauses),
         "gc_max_pause_ms": max((d for _, d in gc_pauses.pauses), default=0.0) * 1000,
+        "gc_by_generation": {
+            str(g): {
+                "passes": sum(1 for gen, _ in gc_pauses.pauses if gen == g),
+                "max_pause_ms": max((d for gen, d in gc_pauses.pauses if gen == g), default=0.0)
+                * 1000,
+            }
+            for g in (0, 1, 2)
+        },
+        "gc_tracked_objects": len(gc.get_objects()),
         "involuntary_context_switches": switches1 - switches0,
     }
 
