@@ -9,17 +9,20 @@ from typing import Any
 
 import pytest
 import vx_cartesia_fake as fake
-from livekit import rtc
 
 from voxlane.agents._exceptions import APIStatusError
-from voxlane.agents.stt import SpeechEvent, SpeechEventType, STTError
+from voxlane.agents.stt import SpeechEventType, STTError
 from voxlane.agents.testing import speech
+from voxlane.agents.testing.speech import FAST_RETRY as FAST
+from voxlane.agents.testing.speech import (
+    HANG_TIMEOUT,
+    event_kinds,
+    final_texts,
+    run_stt_stream,
+)
 from voxlane.agents.types import APIConnectOptions
 from voxlane.plugins import cartesia
 
-FAST = APIConnectOptions(max_retry=2, retry_interval=0.01, timeout=5.0)
-# a hung server costs this once; healthy answers must come within it on a loaded machine
-HANG_TIMEOUT = 1.5
 ET = SpeechEventType
 
 
@@ -30,47 +33,12 @@ async def ct_stt(ct_server: fake.FakeCartesia) -> AsyncIterator[cartesia.STT]:
     await stt.aclose()
 
 
-async def run_stream(
-    stt: cartesia.STT,
-    frames: list[rtc.AudioFrame],
-    *,
-    conn_options: APIConnectOptions = FAST,
-    on_frame: Any = None,
-) -> list[SpeechEvent]:
-    stream = stt.stream(conn_options=conn_options)
-    events: list[SpeechEvent] = []
-
-    async def read() -> None:
-        async for ev in stream:
-            events.append(ev)
-
-    reader = asyncio.create_task(read())
-    for i, frame in enumerate(frames):
-        stream.push_frame(frame)
-        if on_frame is not None:
-            await on_frame(i, stream)
-        if i % 10 == 0:
-            await asyncio.sleep(0.001)
-    stream.end_input()
-    await asyncio.wait_for(reader, 20)
-    await stream.aclose()
-    return events
-
-
-def finals(events: list[SpeechEvent]) -> list[str]:
-    return [e.alternatives[0].text for e in events if e.type == ET.FINAL_TRANSCRIPT]
-
-
-def kinds(events: list[SpeechEvent]) -> list[ET]:
-    return [e.type for e in events if e.type not in (ET.INTERIM_TRANSCRIPT, ET.RECOGNITION_USAGE)]
-
-
 async def test_stream_transcribes_speech(
     ct_stt: cartesia.STT, ct_server: fake.FakeCartesia, clip: speech.SpeechClip
 ) -> None:
-    events = await run_stream(ct_stt, clip.frames())
-    assert finals(events) == clip.texts
-    assert kinds(events) == [ET.START_OF_SPEECH, ET.FINAL_TRANSCRIPT, ET.END_OF_SPEECH] * 2
+    events = await run_stt_stream(ct_stt, clip.frames())
+    assert final_texts(events) == clip.texts
+    assert event_kinds(events) == [ET.START_OF_SPEECH, ET.FINAL_TRANSCRIPT, ET.END_OF_SPEECH] * 2
     assert any(e.type == ET.INTERIM_TRANSCRIPT for e in events)
     final_events = [e for e in events if e.type == ET.FINAL_TRANSCRIPT]
     for ev, (start, end) in zip(final_events, clip.spans, strict=True):
@@ -94,10 +62,10 @@ async def test_dropped_socket_replays_unacknowledged_audio(
     ct_server.fail_next("stt", fake.Fault("drop", seconds=clip.spans[1][0] + 0.4))
     errors: list[STTError] = []
     ct_stt.on("error", errors.append)
-    events = await run_stream(ct_stt, clip.frames())
+    events = await run_stt_stream(ct_stt, clip.frames())
     assert [e.recoverable for e in errors] == [True]
     assert len(ct_server.connections) == 2
-    assert finals(events) == clip.texts
+    assert final_texts(events) == clip.texts
     final_events = [e for e in events if e.type == ET.FINAL_TRANSCRIPT]
     for ev, (start, end) in zip(final_events, clip.spans, strict=True):
         assert ev.alternatives[0].start_time == pytest.approx(start, abs=0.1)
@@ -111,8 +79,8 @@ async def test_refused_handshake_is_retried(
     ct_server.fail_next("stt", fake.Fault("status", status=status))
     errors: list[STTError] = []
     ct_stt.on("error", errors.append)
-    events = await run_stream(ct_stt, clip.frames())
-    assert finals(events) == clip.texts
+    events = await run_stt_stream(ct_stt, clip.frames())
+    assert final_texts(events) == clip.texts
     assert [getattr(e.error, "status_code", None) for e in errors] == [status]
 
 
@@ -133,9 +101,9 @@ async def test_hang_times_out_and_malformed_frames_are_skipped(
             await asyncio.sleep(HANG_TIMEOUT + 0.5)
 
     with caplog.at_level(logging.WARNING, logger="voxlane.plugins.cartesia"):
-        events = await run_stream(ct_stt, clip.frames(), conn_options=opts, on_frame=pace)
+        events = await run_stt_stream(ct_stt, clip.frames(), conn_options=opts, on_frame=pace)
     assert [type(e.error).__name__ for e in errors] == ["APITimeoutError"]
-    assert finals(events) == clip.texts
+    assert final_texts(events) == clip.texts
     assert sum("malformed" in r.message or "without text" in r.message for r in caplog.records) == 2
 
 
@@ -148,8 +116,8 @@ async def test_flush_sends_finalize_without_repeating_words(
         if i == cut:
             stream.flush()
 
-    events = await run_stream(ct_stt, clip.frames(), on_frame=flush)
-    texts = finals(events)
+    events = await run_stt_stream(ct_stt, clip.frames(), on_frame=flush)
+    texts = final_texts(events)
     assert len(texts) == 3
     assert " ".join(texts[:2]) == clip.texts[0] and texts[2] == clip.texts[1]
     assert "finalize" in ct_server.connections[0].messages
@@ -189,5 +157,5 @@ async def test_drop_after_all_audio_was_sent_is_still_retried(
         stream.push_frame(frame)
     stream.end_input()
     events = [ev async for ev in stream]
-    assert finals(events) == clip.texts
+    assert final_texts(events) == clip.texts
     assert len(ct_server.connections) == 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -11,13 +10,17 @@ import vx_cartesia_fake as fake
 
 from voxlane.agents._exceptions import APIConnectionError, APIStatusError
 from voxlane.agents.testing import speech
-from voxlane.agents.tts import TIMED_TRANSCRIPTS_KEY, FallbackAdapter, SynthesizedAudio, TTSError
+from voxlane.agents.testing.speech import FAST_RETRY as FAST
+from voxlane.agents.testing.speech import (
+    HANG_TIMEOUT,
+    by_segment,
+    espeak_seconds,
+    stream_sentences,
+)
+from voxlane.agents.tts import TIMED_TRANSCRIPTS_KEY, SynthesizedAudio, TTSError
 from voxlane.agents.types import APIConnectOptions
 from voxlane.plugins import cartesia
 
-FAST = APIConnectOptions(max_retry=2, retry_interval=0.01, timeout=5.0)
-# a hung server costs this once; healthy answers must come within it on a loaded machine
-HANG_TIMEOUT = 1.5
 SENTENCES = ["Hello there, friend.", "The weather is nice today."]
 VOICE = "voice-1234"
 
@@ -27,29 +30,6 @@ async def ct_tts(ct_server: fake.FakeCartesia) -> AsyncIterator[cartesia.TTS]:
     tts = cartesia.TTS(api_key=fake.API_KEY, base_url=ct_server.base_url, voice=VOICE)
     yield tts
     await tts.aclose()
-
-
-def espeak_seconds(text: str) -> float:
-    return len(speech.espeak_pcm(text)) / 2 / speech.ESPEAK_RATE
-
-
-async def stream_sentences(
-    tts: cartesia.TTS, sentences: list[str], conn_options: APIConnectOptions = FAST
-) -> list[SynthesizedAudio]:
-    async with tts.stream(conn_options=conn_options) as stream:
-        for sentence in sentences:
-            for word in sentence.split(" "):
-                stream.push_text(word + " ")
-            stream.flush()
-        stream.end_input()
-        return [ev async for ev in stream]
-
-
-def by_segment(events: list[SynthesizedAudio]) -> list[list[SynthesizedAudio]]:
-    out: dict[str, list[SynthesizedAudio]] = {}
-    for ev in events:
-        out.setdefault(ev.segment_id, []).append(ev)
-    return list(out.values())
 
 
 async def test_one_context_per_segment_with_word_timings(
@@ -178,47 +158,15 @@ def test_options_and_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_text_slower_than_the_timeout_is_not_a_stall(
     ct_tts: cartesia.TTS, ct_server: fake.FakeCartesia
 ) -> None:
-    # a segment's text trickles in slower than the timeout (a slow LLM): Cartesia owes no
-    # audio before the context is ended, so waiting for it is not a stall and nothing is
-    # retried or cut
-    errors: list[TTSError] = []
-    ct_tts.on("error", errors.append)
-    opts = APIConnectOptions(max_retry=0, timeout=HANG_TIMEOUT)
-    async with ct_tts.stream(conn_options=opts) as stream:
-        stream.push_text("Hello there, ")
-        await asyncio.sleep(HANG_TIMEOUT + 0.5)
-        stream.push_text("friend.")
-        stream.end_input()
-        events = [ev async for ev in stream]
-    assert errors == []
-    assert len(by_segment(events)) == 1 and events[-1].is_final
-    seconds = sum(ev.frame.duration for ev in events)
-    assert seconds == pytest.approx(espeak_seconds("Hello there, friend."), abs=0.02)
+    await speech.check_slow_text_is_not_a_stall(ct_tts)
     assert len(ct_server.connections) == 1
 
 
 async def test_fallback_to_a_second_voice_when_the_first_rejects(
     ct_server: fake.FakeCartesia,
 ) -> None:
-    # the first engine's key is refused (401, not retried): the adapter marks it unavailable and
-    # the second one speaks every segment, each exactly once
-    broken = cartesia.TTS(api_key="revoked-key", base_url=ct_server.base_url)
-    good = cartesia.TTS(api_key=fake.API_KEY, base_url=ct_server.base_url)
-    adapter = FallbackAdapter([broken, good])
-    changes: list[bool] = []
-    adapter.on("tts_availability_changed", lambda ev: changes.append(ev.available))
-    try:
-        async with adapter.stream(conn_options=FAST) as stream:
-            for sentence in SENTENCES:
-                stream.push_text(sentence)
-                stream.flush()
-            stream.end_input()
-            events = [ev async for ev in stream]
-    finally:
-        await adapter.aclose()
-        await broken.aclose()
-        await good.aclose()
-    assert changes[:1] == [False]
-    seconds = sum(ev.frame.duration for ev in events)
-    expected = sum(espeak_seconds(s) for s in SENTENCES)
-    assert seconds == pytest.approx(expected, abs=0.05)
+    await speech.check_fallback_speaks_every_segment(
+        cartesia.TTS(api_key="revoked-key", base_url=ct_server.base_url),
+        cartesia.TTS(api_key=fake.API_KEY, base_url=ct_server.base_url),
+        SENTENCES,
+    )

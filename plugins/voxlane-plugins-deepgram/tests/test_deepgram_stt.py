@@ -9,17 +9,20 @@ from typing import Any
 
 import pytest
 import vx_deepgram_fake as fake
-from livekit import rtc
 
 from voxlane.agents._exceptions import APIStatusError
-from voxlane.agents.stt import FallbackAdapter, SpeechEvent, SpeechEventType, STTError
+from voxlane.agents.stt import FallbackAdapter, SpeechEventType, STTError
 from voxlane.agents.testing import speech
+from voxlane.agents.testing.speech import FAST_RETRY as FAST
+from voxlane.agents.testing.speech import (
+    HANG_TIMEOUT,
+    event_kinds,
+    final_texts,
+    run_stt_stream,
+)
 from voxlane.agents.types import APIConnectOptions
 from voxlane.plugins import deepgram
 
-FAST = APIConnectOptions(max_retry=2, retry_interval=0.01, timeout=5.0)
-# a hung server costs this once; healthy answers must come within it on a loaded machine
-HANG_TIMEOUT = 1.5
 ET = SpeechEventType
 
 
@@ -30,47 +33,12 @@ async def dg_stt(dg_server: fake.FakeDeepgram) -> AsyncIterator[deepgram.STT]:
     await stt.aclose()
 
 
-async def run_stream(
-    stt: deepgram.STT,
-    frames: list[rtc.AudioFrame],
-    *,
-    conn_options: APIConnectOptions = FAST,
-    on_frame: Any = None,
-) -> list[SpeechEvent]:
-    stream = stt.stream(conn_options=conn_options)
-    events: list[SpeechEvent] = []
-
-    async def read() -> None:
-        async for ev in stream:
-            events.append(ev)
-
-    reader = asyncio.create_task(read())
-    for i, frame in enumerate(frames):
-        stream.push_frame(frame)
-        if on_frame is not None:
-            await on_frame(i, stream)
-        if i % 10 == 0:
-            await asyncio.sleep(0.001)
-    stream.end_input()
-    await asyncio.wait_for(reader, 20)
-    await stream.aclose()
-    return events
-
-
-def finals(events: list[SpeechEvent]) -> list[str]:
-    return [e.alternatives[0].text for e in events if e.type == ET.FINAL_TRANSCRIPT]
-
-
-def kinds(events: list[SpeechEvent]) -> list[ET]:
-    return [e.type for e in events if e.type not in (ET.INTERIM_TRANSCRIPT, ET.RECOGNITION_USAGE)]
-
-
 async def test_stream_transcribes_speech_with_events_and_timestamps(
     dg_stt: deepgram.STT, dg_server: fake.FakeDeepgram, clip: speech.SpeechClip
 ) -> None:
-    events = await run_stream(dg_stt, clip.frames())
-    assert finals(events) == clip.texts
-    assert kinds(events) == [
+    events = await run_stt_stream(dg_stt, clip.frames())
+    assert final_texts(events) == clip.texts
+    assert event_kinds(events) == [
         ET.START_OF_SPEECH,
         ET.FINAL_TRANSCRIPT,
         ET.END_OF_SPEECH,
@@ -111,11 +79,11 @@ async def test_socket_dropped_mid_utterance_reconnects_without_losing_or_repeati
     dg_server.fail_next("listen", fake.Fault("drop", seconds=drop_at))
     errors: list[STTError] = []
     dg_stt.on("error", errors.append)
-    events = await run_stream(dg_stt, clip.frames())
+    events = await run_stt_stream(dg_stt, clip.frames())
     assert [e.recoverable for e in errors] == [True]
     assert len(dg_server.connections) == 2
     assert dg_server.connections[0].closed_by_server
-    assert finals(events) == clip.texts
+    assert final_texts(events) == clip.texts
     # the second connection replays the unacknowledged audio: times stay on the stream's clock
     final_events = [e for e in events if e.type == ET.FINAL_TRANSCRIPT]
     for ev, (start, end) in zip(final_events, clip.spans, strict=True):
@@ -125,8 +93,8 @@ async def test_socket_dropped_mid_utterance_reconnects_without_losing_or_repeati
     finals_times = [e.alternatives[0].start_time for e in final_events]
     assert finals_times == sorted(finals_times) and times
     # one START/END pair per utterance even across the reconnect
-    assert kinds(events).count(ET.START_OF_SPEECH) == 2
-    assert kinds(events).count(ET.END_OF_SPEECH) == 2
+    assert event_kinds(events).count(ET.START_OF_SPEECH) == 2
+    assert event_kinds(events).count(ET.END_OF_SPEECH) == 2
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
@@ -136,8 +104,8 @@ async def test_handshake_errors_are_retried(
     dg_server.fail_next("listen", fake.Fault("status", status=status), times=2)
     errors: list[STTError] = []
     dg_stt.on("error", errors.append)
-    events = await run_stream(dg_stt, clip.frames())
-    assert finals(events) == clip.texts
+    events = await run_stt_stream(dg_stt, clip.frames())
+    assert final_texts(events) == clip.texts
     assert [e.recoverable for e in errors] == [True, True]
     assert all(isinstance(e.error, APIStatusError) for e in errors)
     assert [getattr(e.error, "status_code", None) for e in errors] == [status, status]
@@ -150,7 +118,7 @@ async def test_bad_key_fails_without_retry(
     errors: list[STTError] = []
     stt.on("error", errors.append)
     with pytest.raises(APIStatusError) as info:
-        await run_stream(stt, clip.frames()[:20])
+        await run_stt_stream(stt, clip.frames()[:20])
     assert info.value.status_code == 401 and not info.value.retryable
     assert "Invalid credentials" in info.value.message or "401" in info.value.message
     assert "wrong-key" not in str(info.value)
@@ -170,9 +138,9 @@ async def test_silent_server_times_out_then_reconnects(
         if i == 40:  # let the hung connection time out while audio is outstanding
             await asyncio.sleep(HANG_TIMEOUT + 0.5)
 
-    events = await run_stream(dg_stt, clip.frames(), conn_options=opts, on_frame=pace)
+    events = await run_stt_stream(dg_stt, clip.frames(), conn_options=opts, on_frame=pace)
     assert [type(e.error).__name__ for e in errors] == ["APITimeoutError"]
-    assert finals(events) == clip.texts
+    assert final_texts(events) == clip.texts
 
 
 async def test_malformed_messages_are_skipped(
@@ -183,8 +151,8 @@ async def test_malformed_messages_are_skipped(
 ) -> None:
     dg_server.fail_next("listen", fake.Fault("malformed"))
     with caplog.at_level(logging.WARNING, logger="voxlane.plugins.deepgram"):
-        events = await run_stream(dg_stt, clip.frames())
-    assert finals(events) == clip.texts
+        events = await run_stt_stream(dg_stt, clip.frames())
+    assert final_texts(events) == clip.texts
     assert len(dg_server.connections) == 1
     assert (
         sum("malformed" in r.message or "without a channel" in r.message for r in caplog.records)
@@ -203,8 +171,8 @@ async def test_keepalive_holds_an_idle_stream_open(
         if i == len(frames) // 2:
             await asyncio.sleep(1.5)  # no audio for longer than the server's idle timeout
 
-    events = await run_stream(stt, frames, on_frame=pause)
-    assert finals(events) == clip.texts
+    events = await run_stt_stream(stt, frames, on_frame=pause)
+    assert final_texts(events) == clip.texts
     assert len(dg_server.connections) == 1 and not dg_server.connections[0].closed_by_server
     keepalives = [t for t in dg_server.connections[0].texts if t == {"type": "KeepAlive"}]
     assert len(keepalives) >= 5
@@ -220,11 +188,11 @@ async def test_utterance_end_ends_speech_when_endpointing_is_off(
         endpointing_ms=0,
         utterance_end_ms=1000,
     )
-    events = await run_stream(stt, clip.frames())
+    events = await run_stt_stream(stt, clip.frames())
     conn = dg_server.connections[0]
     assert conn.query["endpointing"] == ["false"] and conn.query["utterance_end_ms"] == ["1000"]
-    assert finals(events) == clip.texts
-    assert kinds(events) == [
+    assert final_texts(events) == clip.texts
+    assert event_kinds(events) == [
         ET.START_OF_SPEECH,
         ET.FINAL_TRANSCRIPT,
         ET.END_OF_SPEECH,
@@ -245,8 +213,8 @@ async def test_flush_sends_finalize_and_words_are_not_repeated(
         if i == cut:
             stream.flush()
 
-    events = await run_stream(dg_stt, frames, on_frame=flush)
-    texts = finals(events)
+    events = await run_stt_stream(dg_stt, frames, on_frame=flush)
+    texts = final_texts(events)
     assert len(texts) == 3  # the first utterance was split by Finalize
     assert " ".join(texts[:2]) == clip.texts[0] and texts[2] == clip.texts[1]
     assert {"type": "Finalize"} in dg_server.connections[0].texts
@@ -263,8 +231,8 @@ async def test_update_options_reconnects_and_keeps_the_audio(
             dg_stt.update_options(language="en-GB", keyterms=["weather"])
             await asyncio.sleep(0.05)
 
-    events = await run_stream(dg_stt, clip.frames(), on_frame=switch)
-    assert finals(events) == clip.texts
+    events = await run_stt_stream(dg_stt, clip.frames(), on_frame=switch)
+    assert final_texts(events) == clip.texts
     assert len(dg_server.connections) == 2
     assert dg_server.connections[1].query["language"] == ["en-GB"]
     assert dg_server.connections[1].query["keyterm"] == ["weather"]
@@ -317,8 +285,8 @@ async def test_fallback_to_a_second_deepgram_when_the_first_rejects(
     broken = deepgram.STT(api_key="revoked", base_url=dg_server.base_url)
     good = deepgram.STT(api_key=fake.API_KEY, base_url=dg_server.base_url)
     adapter = FallbackAdapter([broken, good])
-    events = await run_stream(adapter, clip.frames())  # type: ignore[arg-type]
-    assert finals(events) == clip.texts
+    events = await run_stt_stream(adapter, clip.frames())  # type: ignore[arg-type]
+    assert final_texts(events) == clip.texts
     await adapter.aclose()
     await broken.aclose()
     await good.aclose()
@@ -359,8 +327,8 @@ async def test_keyterms_on_older_models_become_boosted_keywords(
     stt = deepgram.STT(
         api_key=fake.API_KEY, base_url=dg_server.base_url, model="nova-2", keyterms=["Voxlane"]
     )
-    events = await run_stream(stt, clip.frames())
-    assert finals(events) == clip.texts
+    events = await run_stt_stream(stt, clip.frames())
+    assert final_texts(events) == clip.texts
     query = dg_server.connections[0].query
     assert query["model"] == ["nova-2"] and query["keywords"] == ["Voxlane:1.5"]
     assert "keyterm" not in query

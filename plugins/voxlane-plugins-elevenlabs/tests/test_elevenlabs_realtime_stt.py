@@ -16,13 +16,17 @@ from voxlane.agents.stt import SpeechEvent, SpeechEventType, STTError
 from voxlane.agents.testing import speech
 from voxlane.agents.testing.conformance import ErrorInjector, STTConformance
 from voxlane.agents.testing.fake_server import status_fault_injector
+from voxlane.agents.testing.speech import FAST_RETRY as FAST
+from voxlane.agents.testing.speech import (
+    HANG_TIMEOUT,
+    event_kinds,
+    final_texts,
+    run_stt_stream,
+)
 from voxlane.agents.testing.voice_turn import run_voice_turn
 from voxlane.agents.types import APIConnectOptions
 from voxlane.plugins import elevenlabs
 
-FAST = APIConnectOptions(max_retry=2, retry_interval=0.01, timeout=5.0)
-# a hung server costs this once; healthy answers must come within it on a loaded machine
-HANG_TIMEOUT = 1.5
 ET = SpeechEventType
 REALTIME = "scribe_v2_realtime"
 
@@ -34,41 +38,6 @@ async def rt_stt(el_server: fake.FakeElevenLabs) -> AsyncIterator[elevenlabs.STT
     )
     yield stt
     await stt.aclose()
-
-
-async def run_stream(
-    stt: elevenlabs.STT,
-    frames: list[rtc.AudioFrame],
-    *,
-    conn_options: APIConnectOptions = FAST,
-    on_frame: Any = None,
-) -> list[SpeechEvent]:
-    stream = stt.stream(conn_options=conn_options)
-    events: list[SpeechEvent] = []
-
-    async def read() -> None:
-        async for ev in stream:
-            events.append(ev)
-
-    reader = asyncio.create_task(read())
-    for i, frame in enumerate(frames):
-        stream.push_frame(frame)
-        if on_frame is not None:
-            await on_frame(i, stream)
-        if i % 10 == 0:
-            await asyncio.sleep(0.001)
-    stream.end_input()
-    await asyncio.wait_for(reader, 20)
-    await stream.aclose()
-    return events
-
-
-def finals(events: list[SpeechEvent]) -> list[str]:
-    return [e.alternatives[0].text for e in events if e.type == ET.FINAL_TRANSCRIPT]
-
-
-def kinds(events: list[SpeechEvent]) -> list[ET]:
-    return [e.type for e in events if e.type not in (ET.INTERIM_TRANSCRIPT, ET.RECOGNITION_USAGE)]
 
 
 def check_times(events: list[SpeechEvent], clip: speech.SpeechClip) -> None:
@@ -84,9 +53,9 @@ async def test_stream_transcribes_speech_with_events_and_word_times(
     rt_stt: elevenlabs.STT, el_server: fake.FakeElevenLabs, clip: speech.SpeechClip
 ) -> None:
     assert rt_stt.capabilities.streaming and rt_stt.capabilities.interim_results
-    events = await run_stream(rt_stt, clip.frames())
-    assert finals(events) == clip.texts
-    assert kinds(events) == [ET.START_OF_SPEECH, ET.FINAL_TRANSCRIPT, ET.END_OF_SPEECH] * 2
+    events = await run_stt_stream(rt_stt, clip.frames())
+    assert final_texts(events) == clip.texts
+    assert event_kinds(events) == [ET.START_OF_SPEECH, ET.FINAL_TRANSCRIPT, ET.END_OF_SPEECH] * 2
     assert any(e.type == ET.INTERIM_TRANSCRIPT for e in events)
     check_times(events, clip)  # the 22.05 kHz clip was resampled to 16 kHz on the wire
     usage = sum(e.recognition_usage.audio_duration for e in events if e.recognition_usage)
@@ -115,13 +84,13 @@ async def test_socket_dropped_mid_utterance_loses_and_repeats_nothing(
     el_server.fail_next("stt", fake.Fault("drop", seconds=clip.spans[1][0] + 0.4))
     errors: list[STTError] = []
     rt_stt.on("error", errors.append)
-    events = await run_stream(rt_stt, clip.frames())
+    events = await run_stt_stream(rt_stt, clip.frames())
     assert [e.recoverable for e in errors] == [True]
     assert len(el_server.connections) == 2 and el_server.connections[0].closed_by_server
-    assert finals(events) == clip.texts
+    assert final_texts(events) == clip.texts
     check_times(events, clip)  # the replayed audio keeps the stream's clock
-    assert kinds(events).count(ET.START_OF_SPEECH) == 2
-    assert kinds(events).count(ET.END_OF_SPEECH) == 2
+    assert event_kinds(events).count(ET.START_OF_SPEECH) == 2
+    assert event_kinds(events).count(ET.END_OF_SPEECH) == 2
 
 
 @pytest.mark.parametrize("status", [429, 503])
@@ -131,8 +100,8 @@ async def test_refused_handshake_is_retried(
     el_server.fail_next("stt", fake.Fault("status", status=status))
     errors: list[STTError] = []
     rt_stt.on("error", errors.append)
-    events = await run_stream(rt_stt, clip.frames())
-    assert finals(events) == clip.texts
+    events = await run_stt_stream(rt_stt, clip.frames())
+    assert final_texts(events) == clip.texts
     assert [getattr(e.error, "status_code", None) for e in errors] == [status]
 
 
@@ -141,7 +110,7 @@ async def test_bad_key_is_not_retried(
 ) -> None:
     stt = elevenlabs.STT(model=REALTIME, api_key="revoked", base_url=el_server.base_url)
     with pytest.raises(APIStatusError) as info:
-        await run_stream(stt, clip.frames()[:20])
+        await run_stt_stream(stt, clip.frames()[:20])
     assert info.value.status_code == 401 and not info.value.retryable
     assert "401" in info.value.message and "revoked" not in str(info.value)
     await stt.aclose()
@@ -158,8 +127,8 @@ async def test_rate_limit_message_is_retried_and_malformed_frames_skipped(
     errors: list[STTError] = []
     rt_stt.on("error", errors.append)
     with caplog.at_level(logging.WARNING, logger="voxlane.plugins.elevenlabs"):
-        events = await run_stream(rt_stt, clip.frames())
-    assert finals(events) == clip.texts
+        events = await run_stt_stream(rt_stt, clip.frames())
+    assert final_texts(events) == clip.texts
     assert [getattr(e.error, "status_code", None) for e in errors] == [429]
     assert "rate_limited" in str(errors[0].error) and errors[0].recoverable
     assert sum("malformed" in r.message for r in caplog.records) == 2
@@ -177,9 +146,9 @@ async def test_silent_server_times_out_then_reconnects(
         if i == 30:  # let the hung connection time out while audio is outstanding
             await asyncio.sleep(HANG_TIMEOUT + 0.5)
 
-    events = await run_stream(rt_stt, clip.frames(), conn_options=opts, on_frame=pace)
+    events = await run_stt_stream(rt_stt, clip.frames(), conn_options=opts, on_frame=pace)
     assert [type(e.error).__name__ for e in errors] == ["APITimeoutError"]
-    assert finals(events) == clip.texts
+    assert final_texts(events) == clip.texts
 
 
 async def test_flush_commits_without_repeating_words(
@@ -191,8 +160,8 @@ async def test_flush_commits_without_repeating_words(
         if i == cut:
             stream.flush()
 
-    events = await run_stream(rt_stt, clip.frames(), on_frame=flush)
-    texts = finals(events)
+    events = await run_stt_stream(rt_stt, clip.frames(), on_frame=flush)
+    texts = final_texts(events)
     assert len(texts) == 3  # the commit split the first utterance; no word came twice
     assert " ".join(texts[:2]) == clip.texts[0] and texts[2] == clip.texts[1]
     assert [m["commit"] for m in el_server.connections[0].messages].count(True) == 2

@@ -14,7 +14,12 @@ from aiohttp import web
 from voxlane.agents._exceptions import APIConnectionError, APIStatusError, APITimeoutError
 from voxlane.agents.tts import AudioEmitter
 from voxlane.agents.utils.provider import ProviderAPI, WebSocket
-from voxlane.agents.utils.speech_transport import receive_json, run_duplex, stream_pcm_response
+from voxlane.agents.utils.speech_transport import (
+    decode_b64_audio,
+    receive_frame,
+    run_duplex,
+    stream_pcm_response,
+)
 
 API = ProviderAPI(
     name="Acme",
@@ -177,25 +182,25 @@ async def test_run_duplex_cancels_the_sender_when_receiving_fails() -> None:
     assert cancelled.is_set()
 
 
-async def test_receive_json_skips_junk_and_reports_closes(
+async def test_receive_frame_skips_junk_and_reports_closes(
     server: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     log = logging.getLogger("test.speech_transport")
     async with aiohttp.ClientSession() as session:
         ws: WebSocket = await session.ws_connect(f"{server}/ws")
         with caplog.at_level(logging.WARNING):
-            assert await receive_json(ws, 5.0, provider="Acme", what="TTS", logger=log) is None
+            assert await receive_frame(ws, 5.0, provider="Acme", what="TTS", logger=log) is None
         assert any("acme: ignoring a malformed TTS message" in r.message for r in caplog.records)
-        assert await receive_json(ws, 5.0, provider="Acme", what="TTS", logger=log) is None
-        assert await receive_json(ws, 5.0, provider="Acme", what="TTS", logger=log) == {
+        assert await receive_frame(ws, 5.0, provider="Acme", what="TTS", logger=log) == b"\x00"
+        assert await receive_frame(ws, 5.0, provider="Acme", what="TTS", logger=log) == {
             "type": "chunk"
         }
         with pytest.raises(APIConnectionError, match="Acme closed the TTS websocket"):
-            await receive_json(ws, 5.0, provider="Acme", what="TTS", logger=log)
+            await receive_frame(ws, 5.0, provider="Acme", what="TTS", logger=log)
 
         policy: WebSocket = await session.ws_connect(f"{server}/ws?mode=policy")
         with pytest.raises(APIStatusError, match="policy violation") as info:
-            await receive_json(
+            await receive_frame(
                 policy,
                 5.0,
                 provider="Acme",
@@ -207,7 +212,19 @@ async def test_receive_json_skips_junk_and_reports_closes(
 
         silent: WebSocket = await session.ws_connect(f"{server}/ws?mode=then-silent")
         for _ in range(3):
-            await receive_json(silent, 5.0, provider="Acme", what="TTS", logger=log)
+            await receive_frame(silent, 5.0, provider="Acme", what="TTS", logger=log)
         with pytest.raises(APITimeoutError, match=r"Acme TTS: no answer for 0\.05 s"):
-            await receive_json(silent, 0.05, provider="Acme", what="TTS", logger=log)
+            await receive_frame(silent, 0.05, provider="Acme", what="TTS", logger=log)
         await silent.close()
+
+
+def test_decode_b64_audio_skips_bad_chunks(caplog: pytest.LogCaptureFixture) -> None:
+    log = logging.getLogger("test.speech_transport")
+    assert decode_b64_audio("AAEC", provider="Acme", logger=log) == b"\x00\x01\x02"
+    assert decode_b64_audio(None, provider="Acme", logger=log) == b""
+    assert not caplog.records
+    with caplog.at_level(logging.WARNING):
+        assert decode_b64_audio("@@not base64@@", provider="Acme", logger=log) == b""
+    assert any(
+        "acme: ignoring a chunk with invalid base64 audio" in r.message for r in caplog.records
+    )

@@ -13,35 +13,55 @@ few milliseconds, as 22.05 kHz mono 16-bit PCM::
 
 :func:`speech_spans` finds the stretches of speech in any 16-bit buffer by RMS energy, which is
 what a fake speech-to-text server uses to decide where the utterances it "hears" are.
+
+Plugin tests drive their streams with the helpers at the end: :func:`stream_sentences` and
+:func:`by_segment` for TTS streams, :func:`run_stt_stream`, :func:`final_texts` and
+:func:`event_kinds` for STT streams, and two checks every streaming TTS must pass
+(:func:`check_slow_text_is_not_a_stall`, :func:`check_fallback_speaks_every_segment`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import shutil
 import subprocess
 import tempfile
 import wave
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from livekit import rtc
 
+from ..stt import STT, RecognizeStream, SpeechEvent, SpeechEventType
+from ..tts import TTS, FallbackAdapter, SynthesizedAudio, TTSError
+from ..types import APIConnectOptions
+
 __all__ = [
     "ANALYSIS_WINDOW",
     "ESPEAK_RATE",
+    "FAST_RETRY",
+    "HANG_TIMEOUT",
     "LOUD_RMS",
     "SpeechClip",
+    "by_segment",
+    "check_fallback_speaks_every_segment",
+    "check_slow_text_is_not_a_stall",
     "espeak_pcm",
+    "espeak_seconds",
+    "event_kinds",
+    "final_texts",
     "loud_windows",
     "make_speech_clip",
     "pcm_frames",
     "resample_pcm",
+    "run_stt_stream",
     "silence_pcm",
     "speech_spans",
     "spoken_pcm",
+    "stream_sentences",
 ]
 
 ESPEAK_RATE = 22050
@@ -50,6 +70,10 @@ ANALYSIS_WINDOW = 0.02
 """Seconds per window of :func:`loud_windows`."""
 LOUD_RMS = 300.0
 """RMS level (of 16-bit samples) above which a window counts as speech."""
+FAST_RETRY = APIConnectOptions(max_retry=2, retry_interval=0.01, timeout=5.0)
+"""Connection options for tests: quick retries, a timeout healthy fakes always meet."""
+HANG_TIMEOUT = 1.5
+"""Seconds a test lets a hung fake server cost; healthy answers come well within it."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -211,3 +235,117 @@ def make_speech_clip(
             "use a gap of at least 0.5 s between texts"
         )
     return SpeechClip(pcm=pcm, sample_rate=ESPEAK_RATE, texts=list(texts), spans=voiced)
+
+
+def espeak_seconds(text: str) -> float:
+    """How long espeak-ng speaks ``text`` (seconds)."""
+    return len(espeak_pcm(text)) / 2 / ESPEAK_RATE
+
+
+# -- driving streams in tests ----------------------------------------------------------------------
+
+
+async def stream_sentences(
+    tts: TTS, sentences: Sequence[str], conn_options: APIConnectOptions = FAST_RETRY
+) -> list[SynthesizedAudio]:
+    """Every event of a TTS stream fed ``sentences`` word by word, one flush per sentence."""
+    async with tts.stream(conn_options=conn_options) as stream:
+        for sentence in sentences:
+            for word in sentence.split(" "):
+                stream.push_text(word + " ")
+            stream.flush()
+        stream.end_input()
+        return [ev async for ev in stream]
+
+
+def by_segment(events: Sequence[SynthesizedAudio]) -> list[list[SynthesizedAudio]]:
+    """``events`` grouped by segment, in order of appearance."""
+    out: dict[str, list[SynthesizedAudio]] = {}
+    for ev in events:
+        out.setdefault(ev.segment_id, []).append(ev)
+    return list(out.values())
+
+
+async def run_stt_stream(
+    stt: STT,
+    frames: Sequence[rtc.AudioFrame],
+    *,
+    conn_options: APIConnectOptions = FAST_RETRY,
+    on_frame: Callable[[int, RecognizeStream], Awaitable[None]] | None = None,
+) -> list[SpeechEvent]:
+    """Every event of an STT stream fed ``frames`` (yielding to the loop every 10 frames), then
+    ``end_input()``; ``on_frame(i, stream)`` runs after frame ``i`` is pushed."""
+    stream = stt.stream(conn_options=conn_options)
+    events: list[SpeechEvent] = []
+
+    async def read() -> None:
+        async for ev in stream:
+            events.append(ev)
+
+    reader = asyncio.create_task(read())
+    for i, frame in enumerate(frames):
+        stream.push_frame(frame)
+        if on_frame is not None:
+            await on_frame(i, stream)
+        if i % 10 == 0:
+            await asyncio.sleep(0.001)
+    stream.end_input()
+    await asyncio.wait_for(reader, 20)
+    await stream.aclose()
+    return events
+
+
+def final_texts(events: Sequence[SpeechEvent]) -> list[str]:
+    """The text of each FINAL_TRANSCRIPT."""
+    return [e.alternatives[0].text for e in events if e.type == SpeechEventType.FINAL_TRANSCRIPT]
+
+
+def event_kinds(events: Sequence[SpeechEvent]) -> list[SpeechEventType]:
+    """The event types, without interim transcripts and usage."""
+    skip = (SpeechEventType.INTERIM_TRANSCRIPT, SpeechEventType.RECOGNITION_USAGE)
+    return [e.type for e in events if e.type not in skip]
+
+
+async def check_slow_text_is_not_a_stall(tts: TTS) -> None:
+    """A segment's text trickles in slower than the timeout (a slow LLM): no audio is owed
+    before the segment ends, so waiting is not a stall, and nothing is retried or cut."""
+    errors: list[TTSError] = []
+    tts.on("error", errors.append)
+    opts = APIConnectOptions(max_retry=0, timeout=HANG_TIMEOUT)
+    async with tts.stream(conn_options=opts) as stream:
+        stream.push_text("Hello there, ")
+        await asyncio.sleep(HANG_TIMEOUT + 0.5)
+        stream.push_text("friend.")
+        stream.end_input()
+        events = [ev async for ev in stream]
+    tts.off("error", errors.append)
+    assert errors == [], f"waiting for slow text was taken for a stall: {errors}"
+    assert len(by_segment(events)) == 1 and events[-1].is_final
+    seconds = sum(ev.frame.duration for ev in events)
+    expected = espeak_seconds("Hello there, friend.")
+    assert abs(seconds - expected) <= 0.02, f"{seconds} s of audio, expected {expected} s"
+
+
+async def check_fallback_speaks_every_segment(
+    broken: TTS, good: TTS, sentences: Sequence[str]
+) -> None:
+    """``broken`` refuses its key (401, not retried): a ``FallbackAdapter`` marks it unavailable
+    and ``good`` speaks every segment, each exactly once. Closes both engines."""
+    adapter = FallbackAdapter([broken, good])
+    changes: list[bool] = []
+    adapter.on("tts_availability_changed", lambda ev: changes.append(ev.available))
+    try:
+        async with adapter.stream(conn_options=FAST_RETRY) as stream:
+            for sentence in sentences:
+                stream.push_text(sentence)
+                stream.flush()
+            stream.end_input()
+            events = [ev async for ev in stream]
+    finally:
+        await adapter.aclose()
+        await broken.aclose()
+        await good.aclose()
+    assert changes[:1] == [False], f"the broken engine was not marked unavailable: {changes}"
+    seconds = sum(ev.frame.duration for ev in events)
+    expected = sum(espeak_seconds(s) for s in sentences)
+    assert abs(seconds - expected) <= 0.05, f"{seconds} s of audio, expected {expected} s"

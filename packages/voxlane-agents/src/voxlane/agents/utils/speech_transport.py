@@ -4,9 +4,9 @@
   (resampled to the output rate), mapping failures to the ``APIError`` family;
 - :func:`run_duplex` sends on a websocket from one task while the caller receives, so a stream
   keeps reading audio while text is still being pushed;
-- :func:`receive_json` reads the next JSON object from a websocket, with a timeout and the
-  provider's name in every error, skipping (and logging) malformed frames;
-  :func:`receive_frame` does the same and also hands back binary frames (raw audio);
+- :func:`receive_frame` reads the next JSON object or binary frame (raw audio) from a
+  websocket, with a timeout and the provider's name in every error, skipping (and logging)
+  malformed frames;
 - :func:`decode_b64_audio` decodes a base64 audio field, skipping (and logging) a bad one.
 """
 
@@ -35,7 +35,6 @@ __all__ = [
     "decode_b64_audio",
     "parse_json_object",
     "receive_frame",
-    "receive_json",
     "run_duplex",
     "stream_pcm_response",
 ]
@@ -117,28 +116,6 @@ async def run_duplex(
     finally:
         sender.cancel()
         await asyncio.gather(sender, return_exceptions=True)
-
-
-async def receive_json(
-    ws: WebSocket,
-    timeout: float,
-    *,
-    provider: str,
-    what: str,
-    logger: logging.Logger,
-    policy_violation_is_status: bool = False,
-) -> dict[str, Any] | None:
-    """The next JSON object on a synthesis stream's ``ws``; ``None`` for a non-text or
-    malformed frame (logged). Errors as for :func:`receive_frame`."""
-    frame = await receive_frame(
-        ws,
-        timeout,
-        provider=provider,
-        what=what,
-        logger=logger,
-        policy_violation_is_status=policy_violation_is_status,
-    )
-    return frame if isinstance(frame, dict) else None
 
 
 async def receive_frame(
