@@ -17,6 +17,7 @@ from typing_extensions import TypedDict
 
 from ..types import NOT_GIVEN, NotGivenOr, is_given
 from ..utils.misc import shortuuid
+from .chat_items import ItemList
 
 if TYPE_CHECKING:
     from ._provider_format import ProviderFormat, ProviderFormatData
@@ -223,7 +224,7 @@ class ChatContext:
     """An ordered list of chat items (messages, tool calls and outputs, handoffs, updates)."""
 
     def __init__(self, items: NotGivenOr[Iterable[ChatItem]] = NOT_GIVEN) -> None:
-        self._items: list[ChatItem] = list(items) if is_given(items) else []
+        self._items: list[ChatItem] = ItemList(items) if is_given(items) else ItemList()
 
     @classmethod
     def empty(cls) -> ChatContext:
@@ -239,7 +240,7 @@ class ChatContext:
 
     @items.setter
     def items(self, items: list[ChatItem]) -> None:
-        self._items = list(items)
+        self._items = ItemList(items)
 
     @property
     def readonly(self) -> bool:
@@ -256,6 +257,8 @@ class ChatContext:
 
     def get_by_id(self, item_id: str) -> ChatItem | None:
         """The item with this id, or ``None``."""
+        if isinstance(self._items, ItemList):  # indexed by id (see chat_items.py)
+            return self._items.find(item_id)
         for item in self._items:
             if item.id == item_id:
                 return item
