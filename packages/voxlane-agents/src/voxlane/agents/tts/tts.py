@@ -8,7 +8,8 @@ events, metrics, framing, cancellation and ``aclose()``.
 
 Retry rule: an attempt is retried (up to ``conn_options.max_retry`` times) only when it raised a
 retryable :class:`APIError` *before any audio was pushed*, because audio that already went out
-cannot be taken back. A stream's retry replays all the text pushed so far.
+cannot be taken back. A stream's retry replays all the text pushed so far. The rule is the one
+of :mod:`voxlane.agents.utils.retry`, shared with the LLM and STT base classes.
 """
 
 from __future__ import annotations
