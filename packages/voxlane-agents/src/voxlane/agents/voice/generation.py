@@ -59,8 +59,58 @@ async def _close_node(it: AsyncIterator[Any]) -> None:
             logger.debug("error while closing a pipeline node", exc_info=True)
 
 
-def tee_text(source: AsyncIterable[str], n: int) -> tuple[asyncio.Task[None], list[aio.Chan[str]]]:
-    """Copy a text stream into ``n`` channels."""
+class TextBroadcast:
+    """A text stream that each reader iterates in full, copied as it is sent.
+
+    The LLM's text feeds both the TTS and the transcription: copying it when it is sent saves
+    a task (one event-loop hop) between the first token and the TTS. Every ``__aiter__`` is a
+    new reader that also gets what was sent before it started.
+    """
+
+    def __init__(self) -> None:
+        self._sent: list[str] = []
+        self._readers: list[aio.Chan[str]] = []
+        self._closed = False
+
+    def send_nowait(self, text: str) -> None:
+        if self._closed:
+            raise aio.ChanClosed()
+        self._sent.append(text)
+        for reader in self._readers:
+            reader.send_nowait(text)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for reader in self._readers:
+            reader.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def reader(self) -> aio.Chan[str]:
+        """A channel with everything sent so far and, until close, everything sent later."""
+        ch: aio.Chan[str] = aio.Chan()
+        for text in self._sent:
+            ch.send_nowait(text)
+        if self._closed:
+            ch.close()
+        else:
+            self._readers.append(ch)
+        return ch
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self.reader()
+
+
+def tee_text(
+    source: AsyncIterable[str], n: int
+) -> tuple[asyncio.Task[None] | None, list[aio.Chan[str]]]:
+    """Copy a text stream into ``n`` channels (a :class:`TextBroadcast` needs no task)."""
+    if isinstance(source, TextBroadcast):
+        return None, [source.reader() for _ in range(n)]
     chans: list[aio.Chan[str]] = [aio.Chan() for _ in range(n)]
 
     async def _run() -> None:
@@ -79,7 +129,7 @@ def tee_text(source: AsyncIterable[str], n: int) -> tuple[asyncio.Task[None], li
 class LLMGenerationData:
     """What the LLM node produced so far."""
 
-    text_ch: aio.Chan[str]
+    text_ch: TextBroadcast
     function_ch: aio.Chan[FunctionCall]
     generated_text: str = ""
     generated_functions: list[FunctionCall] = field(default_factory=list)
@@ -91,7 +141,7 @@ def perform_llm_inference(
     node: Any, *, started_at: float
 ) -> tuple[asyncio.Task[None], LLMGenerationData]:
     """Run the llm node: text goes to ``text_ch``, tool calls to ``function_ch``."""
-    data = LLMGenerationData(text_ch=aio.Chan(), function_ch=aio.Chan())
+    data = LLMGenerationData(text_ch=TextBroadcast(), function_ch=aio.Chan())
 
     def _text(text: str) -> None:
         if not text:

@@ -115,7 +115,7 @@ async def _play_outputs(
             tts_task, tts_data = perform_tts_inference(
                 agent.tts_node(tts_ch, settings), started_at=started_at
             )
-            tasks += [tee_task, tts_task]
+            tasks += [tts_task] if tee_task is None else [tee_task, tts_task]
             frames: AsyncIterable[rtc.AudioFrame] = tts_data.audio_ch
             tr_source: AsyncIterable[str] = tr_ch
         else:
