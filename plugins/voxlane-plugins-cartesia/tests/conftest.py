@@ -31,9 +31,5 @@ def clip() -> speech.SpeechClip:
 
 @pytest.fixture
 async def ct_server() -> AsyncIterator[vx_cartesia_fake.FakeCartesia]:
-    server = vx_cartesia_fake.FakeCartesia(script=TEXTS)
-    await server.start()
-    try:
+    async with vx_cartesia_fake.FakeCartesia(script=TEXTS) as server:
         yield server
-    finally:
-        await server.stop()

@@ -22,14 +22,13 @@ import io
 import json
 import math
 import wave
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from aiohttp import WSMsgType, web
 
 from voxlane.agents.testing import speech
-from voxlane.agents.testing.fake_server import FakeProviderServer, spread_words
+from voxlane.agents.testing.fake_server import FakeProviderServer, Recorded, spread_words
 from voxlane.agents.testing.fake_server import Fault as Fault  # tests use fake.Fault
 
 API_KEY = "ct-test-key"
@@ -37,14 +36,7 @@ UTTERANCE_GAP = 0.4
 INTERIM_EVERY = 0.3
 
 
-@dataclass
-class Connection:
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    messages: list[Any] = field(default_factory=list)
-    audio_bytes: int = 0
-    closed_by_server: bool = False
+Connection = Recorded
 
 
 class FakeCartesia(FakeProviderServer):
@@ -62,24 +54,18 @@ class FakeCartesia(FakeProviderServer):
         app.router.add_post("/stt", self._stt_batch)
 
     def _check(self, request: web.Request, route: str) -> tuple[Fault | None, web.Response | None]:
-        if request.headers.get("X-API-Key") != API_KEY or not request.headers.get(
-            "Cartesia-Version"
-        ):
-            return None, web.json_response(
-                {"error": "Invalid API key", "message": "Invalid API key"}, status=401
-            )
-        fault = self.take_fault(route)
-        if fault is not None and fault.kind == "status":
-            return None, web.json_response(
-                {"error": f"injected {fault.status}", "message": f"injected {fault.status}"},
-                status=fault.status,
-            )
-        return fault, None
-
-    def _record(self, request: web.Request, rest: bool) -> Connection:
-        conn = Connection(
-            path=request.path, query=dict(request.query), headers=dict(request.headers)
+        return self.admit(
+            request,
+            route,
+            authorized=(
+                request.headers.get("X-API-Key") == API_KEY
+                and bool(request.headers.get("Cartesia-Version"))
+            ),
+            refuse=_refuse,
         )
+
+    def _record(self, request: web.Request, rest: bool) -> Recorded:
+        conn = Recorded.of(request)
         (self.rest_requests if rest else self.connections).append(conn)
         return conn
 
@@ -329,3 +315,8 @@ class _LiveSession:
         await self._transcript(left[:k], self.speech_start, self.position, final=True)
         self.words_done += k
         self.speech_start = self.position
+
+
+def _refuse(status: int, injected: bool) -> web.Response:
+    message = f"injected {status}" if injected else "Invalid API key"
+    return web.json_response({"error": message, "message": message}, status=status)

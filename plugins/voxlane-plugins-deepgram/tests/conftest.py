@@ -31,9 +31,5 @@ def clip() -> speech.SpeechClip:
 
 @pytest.fixture
 async def dg_server() -> AsyncIterator[vx_deepgram_fake.FakeDeepgram]:
-    server = vx_deepgram_fake.FakeDeepgram(script=TEXTS)
-    await server.start()
-    try:
+    async with vx_deepgram_fake.FakeDeepgram(script=TEXTS) as server:
         yield server
-    finally:
-        await server.stop()

@@ -68,19 +68,12 @@ class FakeDeepgram(FakeProviderServer):
     # -- shared -------------------------------------------------------------------------------
 
     def _check(self, request: web.Request, route: str) -> tuple[Fault | None, web.Response | None]:
-        if request.headers.get("Authorization") != f"Token {API_KEY}":
-            return None, web.json_response(
-                {"err_code": "INVALID_AUTH", "err_msg": "Invalid credentials."}, status=401
-            )
-        fault = self.take_fault(route)
-        if fault is not None and fault.kind == "status":
-            headers = {"Retry-After": "0"} if fault.status == 429 else {}
-            return None, web.json_response(
-                {"err_code": "INJECTED", "err_msg": f"injected {fault.status}"},
-                status=fault.status,
-                headers=headers,
-            )
-        return fault, None
+        return self.admit(
+            request,
+            route,
+            authorized=request.headers.get("Authorization") == f"Token {API_KEY}",
+            refuse=_refuse,
+        )
 
     # -- live transcription ---------------------------------------------------------------------
 
@@ -452,3 +445,12 @@ class _LiveSession:
                 "channels": 1,
             }
         )
+
+
+def _refuse(status: int, injected: bool) -> web.Response:
+    if not injected:
+        body = {"err_code": "INVALID_AUTH", "err_msg": "Invalid credentials."}
+        return web.json_response(body, status=status)
+    headers = {"Retry-After": "0"} if status == 429 else {}
+    body = {"err_code": "INJECTED", "err_msg": f"injected {status}"}
+    return web.json_response(body, status=status, headers=headers)

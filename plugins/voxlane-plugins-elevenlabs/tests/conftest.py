@@ -32,9 +32,5 @@ def clip() -> speech.SpeechClip:
 
 @pytest.fixture
 async def el_server() -> AsyncIterator[vx_elevenlabs_fake.FakeElevenLabs]:
-    server = vx_elevenlabs_fake.FakeElevenLabs(script=TEXTS)
-    await server.start()
-    try:
+    async with vx_elevenlabs_fake.FakeElevenLabs(script=TEXTS) as server:
         yield server
-    finally:
-        await server.stop()

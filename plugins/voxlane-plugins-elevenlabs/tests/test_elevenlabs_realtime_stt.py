@@ -23,7 +23,7 @@ from voxlane.agents.testing.speech import (
     final_texts,
     run_stt_stream,
 )
-from voxlane.agents.testing.voice_turn import run_voice_turn
+from voxlane.agents.testing.voice_turn import check_spoken_turn
 from voxlane.agents.types import APIConnectOptions
 from voxlane.plugins import elevenlabs
 
@@ -189,17 +189,13 @@ def test_options_are_checked() -> None:
 
 
 async def test_voice_turn_with_realtime_scribe(el_server: fake.FakeElevenLabs) -> None:
-    clip = speech.make_speech_clip(["hello there my friend"], lead=0.3, tail=1.2)
     el_server.script = ["hello there my friend"]
-    stt = elevenlabs.STT(model=REALTIME, api_key=fake.API_KEY, base_url=el_server.base_url)
-    tts = elevenlabs.TTS(api_key=fake.API_KEY, base_url=el_server.base_url)
-    try:
-        turn = await run_voice_turn(stt=stt, tts=tts, audio=clip.frames(), reply="Sunny.")
-    finally:
-        await stt.aclose()
-        await tts.aclose()
-    assert turn.messages == [("user", "hello there my friend"), ("assistant", "Sunny.")]
-    assert turn.played is not None and turn.played.duration > 0.3
+    await check_spoken_turn(
+        stt=elevenlabs.STT(model=REALTIME, api_key=fake.API_KEY, base_url=el_server.base_url),
+        tts=elevenlabs.TTS(api_key=fake.API_KEY, base_url=el_server.base_url),
+        said="hello there my friend",
+        reply="Sunny.",
+    )
     assert el_server.connections[0].path == "/v1/speech-to-text/realtime"
     assert el_server.rest_requests == []  # streamed, not uploaded
 

@@ -27,26 +27,19 @@ import io
 import json
 import math
 import wave
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from aiohttp import WSMsgType, web
 
 from voxlane.agents.testing import speech
-from voxlane.agents.testing.fake_server import FakeProviderServer
+from voxlane.agents.testing.fake_server import FakeProviderServer, Recorded
 from voxlane.agents.testing.fake_server import Fault as Fault  # tests use fake.Fault
 
 API_KEY = "el-test-key"
 
 
-@dataclass
-class Connection:
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    messages: list[Any] = field(default_factory=list)
-    closed_by_server: bool = False
+Connection = Recorded
 
 
 class FakeElevenLabs(FakeProviderServer):
@@ -64,23 +57,12 @@ class FakeElevenLabs(FakeProviderServer):
         app.router.add_get("/v1/speech-to-text/realtime", self._stt_realtime)
 
     def _check(self, request: web.Request, route: str) -> tuple[Fault | None, web.Response | None]:
-        if request.headers.get("xi-api-key") != API_KEY:
-            return None, web.json_response(
-                {"detail": {"status": "invalid_api_key", "message": "Invalid API key"}},
-                status=401,
-            )
-        fault = self.take_fault(route)
-        if fault is not None and fault.kind == "status":
-            return None, web.json_response(
-                {"detail": {"status": "injected", "message": f"injected {fault.status}"}},
-                status=fault.status,
-            )
-        return fault, None
-
-    def _record(self, request: web.Request, rest: bool) -> Connection:
-        conn = Connection(
-            path=request.path, query=dict(request.query), headers=dict(request.headers)
+        return self.admit(
+            request, route, authorized=request.headers.get("xi-api-key") == API_KEY, refuse=_refuse
         )
+
+    def _record(self, request: web.Request, rest: bool) -> Recorded:
+        conn = Recorded.of(request)
         (self.rest_requests if rest else self.connections).append(conn)
         return conn
 
@@ -341,3 +323,11 @@ class _LiveScribe:
             await self._commit(left, self.last_loud, done=True)
         else:
             await self._commit(left[:k], self.position, done=False)
+
+
+def _refuse(status: int, injected: bool) -> web.Response:
+    if injected:
+        detail = {"status": "injected", "message": f"injected {status}"}
+    else:
+        detail = {"status": "invalid_api_key", "message": "Invalid API key"}
+    return web.json_response({"detail": detail}, status=status)

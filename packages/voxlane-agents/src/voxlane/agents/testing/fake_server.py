@@ -8,7 +8,9 @@ provider's wire protocol. :class:`FakeProviderServer` owns the parts every such 
   a blocked client loop cannot stall the server;
 - queues of injected :class:`Fault` s per route, taken by the next request or connection;
 - :attr:`~FakeProviderServer.stopping`, an event a "hang" fault waits on so a request that never
-  answers still ends when the server stops.
+  answers still ends when the server stops;
+- :meth:`~FakeProviderServer.admit`, the check every handler starts with (the key, then a queued
+  fault), and :class:`Recorded`, what a test inspects of each request or connection.
 
 A subclass adds its routes::
 
@@ -29,15 +31,22 @@ import asyncio
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from .._exceptions import APIError
 
-__all__ = ["FakeProviderServer", "Fault", "spread_words", "status_fault_injector"]
+__all__ = [
+    "FakeProviderServer",
+    "Fault",
+    "Recorded",
+    "Refuse",
+    "spread_words",
+    "status_fault_injector",
+]
 
 
 _Server = TypeVar("_Server", bound="FakeProviderServer")
@@ -57,6 +66,31 @@ class Fault:
     status: int = 500
     seconds: float = 0.0
     chunks: int = 0
+
+
+@dataclass
+class Recorded:
+    """One request or websocket connection a fake server received, for tests to inspect."""
+
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    messages: list[Any] = field(default_factory=list)
+    """What the client sent (decoded JSON messages, text frames or form fields)."""
+    audio_bytes: int = 0
+    """Bytes of binary audio the client sent."""
+    closed_by_server: bool = False
+    """The fake dropped the connection (a "drop" fault)."""
+
+    @classmethod
+    def of(cls, request: web.Request) -> Recorded:
+        """A record of ``request`` (path, query and headers)."""
+        return cls(path=request.path, query=dict(request.query), headers=dict(request.headers))
+
+
+Refuse = Callable[[int, bool], web.Response]
+"""Builds a fake's error answer: ``refuse(status, injected)``; ``injected`` is False for a
+rejected key (401) and True for a queued "status" fault."""
 
 
 class FakeProviderServer:
@@ -105,6 +139,19 @@ class FakeProviderServer:
         """The next fault queued for ``route``, or ``None``."""
         queue = self._route(route)
         return queue.popleft() if queue else None
+
+    def admit(
+        self, request: web.Request, route: str, *, authorized: bool, refuse: Refuse
+    ) -> tuple[Fault | None, web.Response | None]:
+        """The check a handler of ``route`` starts with: ``(None, answer)`` to refuse the request
+        (401 when not ``authorized``, or a queued "status" fault's status), else ``(fault, None)``
+        with the fault to play (``None`` for none)."""
+        if not authorized:
+            return None, refuse(401, False)
+        fault = self.take_fault(route)
+        if fault is not None and fault.kind == "status":
+            return None, refuse(fault.status, True)
+        return fault, None
 
     # -- for tests ------------------------------------------------------------------------------
 

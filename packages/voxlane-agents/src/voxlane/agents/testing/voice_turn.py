@@ -14,6 +14,10 @@ what was heard, what was said and what was played. :func:`run_voice_turn` does t
     assert result.played is not None
 
 The STT and TTS are not closed (the caller owns them); the session is.
+
+:func:`check_spoken_turn` is the whole test: it speaks a sentence with espeak-ng, runs the
+turn, closes the engines and checks what was heard and played, returning the turn for
+provider-specific checks.
 """
 
 from __future__ import annotations
@@ -29,9 +33,10 @@ from ..stt import STT
 from ..tts import TTS
 from ..voice import Agent, AgentSession
 from ..voice.io_impl.memory import MemoryAudioOutput, MemoryTextOutput, QueueAudioInput
+from . import speech
 from .fakes import FakeLLM, FakeVAD
 
-__all__ = ["VoiceTurn", "run_voice_turn"]
+__all__ = ["VoiceTurn", "check_spoken_turn", "run_voice_turn"]
 
 
 @dataclass
@@ -117,3 +122,31 @@ async def run_voice_turn(
         )
     finally:
         await session.aclose()
+
+
+async def check_spoken_turn(
+    *, stt: STT, tts: TTS, said: str, reply: str, **session_options: Any
+) -> VoiceTurn:
+    """Speak ``said`` (espeak-ng) into a session using ``stt`` and ``tts``, then close both.
+
+    Checks that the history is ``said`` then ``reply``, that the LLM was given ``said`` and that
+    the played answer lasts as long as espeak-ng speaks ``reply`` (within 0.3 s); returns the
+    turn for provider-specific checks. ``session_options`` go to :func:`run_voice_turn`.
+    """
+    clip = speech.make_speech_clip([said], lead=0.3, tail=1.2)
+    try:
+        turn = await run_voice_turn(
+            stt=stt, tts=tts, audio=clip.frames(), reply=reply, **session_options
+        )
+    finally:
+        await stt.aclose()
+        await tts.aclose()
+    assert turn.messages == [("user", said), ("assistant", reply)], turn.messages
+    heard = turn.llm.calls[0].chat_ctx.items[-1]
+    assert heard.type == "message" and said in str(heard.content), heard
+    assert turn.played is not None, "nothing was played"
+    expected = speech.espeak_seconds(reply)
+    assert abs(turn.played.duration - expected) <= 0.3, (
+        f"played {turn.played.duration} s, expected about {expected} s"
+    )
+    return turn
