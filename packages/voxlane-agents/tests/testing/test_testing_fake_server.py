@@ -13,6 +13,7 @@ from voxlane.agents._exceptions import APIConnectionError, APIStatusError
 from voxlane.agents.testing.fake_server import (
     FakeProviderServer,
     Fault,
+    Recorded,
     spread_words,
     status_fault_injector,
 )
@@ -100,3 +101,48 @@ def test_spread_words() -> None:
         {"word": "b", "start": 1.5, "end": 2.0},
     ]
     assert spread_words([], 0.0, 1.0) == []
+
+
+class _FakeGuarded(FakeProviderServer):
+    def __init__(self) -> None:
+        super().__init__(name="Guarded", fault_routes=("speak",))
+        self.requests: list[Recorded] = []
+        self.faults_played: list[str | None] = []
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post("/speak", self._speak)
+
+    async def _speak(self, request: web.Request) -> web.Response:
+        fault, refusal = self.admit(
+            request,
+            "speak",
+            authorized=request.headers.get("key") == "good",
+            refuse=lambda status, injected: web.json_response(
+                {"injected": injected}, status=status
+            ),
+        )
+        if refusal is not None:
+            return refusal
+        rec = Recorded.of(request)
+        rec.messages.append(await request.text())
+        self.requests.append(rec)
+        self.faults_played.append(fault.kind if fault is not None else None)
+        return web.Response(text="ok")
+
+
+async def test_admit_refuses_bad_keys_and_status_faults_then_records() -> None:
+    async with _FakeGuarded() as server, aiohttp.ClientSession() as session:
+        server.fail_next("speak", Fault("status", status=503))
+        server.fail_next("speak", Fault("hang"))
+        url = f"{server.base_url}/speak?voice=v1"
+        async with session.post(url, data="x", headers={"key": "bad"}) as resp:
+            assert resp.status == 401 and await resp.json() == {"injected": False}
+        async with session.post(url, data="x", headers={"key": "good"}) as resp:
+            assert resp.status == 503 and await resp.json() == {"injected": True}
+        async with session.post(url, data="hello", headers={"key": "good"}) as resp:
+            assert resp.status == 200
+    # the bad key did not consume a fault; the "hang" fault went to the handler to play
+    assert server.faults_played == ["hang"]
+    (rec,) = server.requests
+    assert rec.path == "/speak" and rec.query == {"voice": "v1"} and rec.messages == ["hello"]
+    assert rec.headers["key"] == "good" and rec.audio_bytes == 0 and not rec.closed_by_server

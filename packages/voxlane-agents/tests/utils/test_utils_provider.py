@@ -17,6 +17,7 @@ from voxlane.agents._exceptions import (
 from voxlane.agents.utils.provider import (
     LazyHTTPSession,
     ProviderAPI,
+    ProviderClient,
     http_url,
     query_items,
     ws_url,
@@ -29,6 +30,7 @@ ACME = ProviderAPI(
     key_help_url="https://acme.test/keys",
     request_id_header="x-acme-request",
     error_message_keys=("err_msg", "message"),
+    auth_headers=lambda key: {"Authorization": f"Acme {key}"},
 )
 
 
@@ -127,6 +129,17 @@ async def server() -> AsyncIterator[str]:
     async def ok(request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
+    async def upload(request: web.Request) -> web.Response:
+        body = await request.read()
+        return web.json_response(
+            {
+                "auth": request.headers.get("Authorization"),
+                "type": request.content_type,
+                "size": len(body),
+            },
+            headers={"x-acme-request": "up-1"},
+        )
+
     async def refuse(request: web.Request) -> web.Response:
         return web.Response(status=403, headers={"x-acme-request": "ws-1"}, text="no")
 
@@ -149,6 +162,9 @@ async def server() -> AsyncIterator[str]:
     app.router.add_get("/refuse", refuse)
     app.router.add_get("/echo", echo)
     app.router.add_get("/slow", slow)
+    app.router.add_post("/upload", upload)
+    app.router.add_post("/error/{status}", error)
+    app.router.add_post("/slow", slow)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -258,3 +274,57 @@ def test_parse_retry_after_reads_ms_seconds_and_dates() -> None:
     assert parse_retry_after(CIMultiDict({"Retry-After": "soon"})) is None
     later = parse_retry_after(CIMultiDict({"Retry-After": formatdate(time() + 120, usegmt=True)}))
     assert later is not None and 100 < later <= 120
+
+
+# -- protocol errors and the client ---------------------------------------------------------
+
+
+def test_message_error_keeps_client_errors_and_defaults_to_500() -> None:
+    refused = ACME.message_error("TTS", "quota exceeded", 429, request_id="r-1", body={"a": 1})
+    assert refused.status_code == 429 and refused.request_id == "r-1"
+    assert refused.message == "Acme TTS error: quota exceeded" and refused.body == {"a": 1}
+    for odd in (None, "400", 206, 12):
+        assert ACME.message_error("STT", "boom", odd).status_code == 500
+    assert ACME.message_error("STT", "", None, request_id="").request_id is None
+    assert "unknown error" in ACME.message_error("STT", None).message
+
+
+def test_client_resolves_the_key_and_builds_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ACME_API_KEY", raising=False)
+    monkeypatch.setenv("ACME_KEY", "env-key")
+    client = ProviderClient(ACME, api_key=None, base_url="https://api.acme.test/v1/")
+    assert client.api_key == "env-key" and client.headers() == {"Authorization": "Acme env-key"}
+    assert client.http_url("/speak", {"a": True}) == "https://api.acme.test/v1/speak?a=true"
+    assert client.ws_url("/listen") == "wss://api.acme.test/v1/listen"
+    with pytest.raises(ValueError, match="base_url"):
+        ProviderClient(ACME, api_key="k", base_url="api.acme.test")
+    bare = ProviderAPI(name="Bare", api_key_env="BARE_KEY", default_base_url="x", key_help_url="u")
+    assert bare.headers("k") == {}
+
+
+async def test_client_posts_and_opens_websockets(server: str) -> None:
+    client = ProviderClient(ACME, api_key="k-1", base_url=server)
+    try:
+        data, headers = await client.post(
+            client.http_url("/upload"),
+            data=b"\x00" * 10,
+            headers={"Content-Type": "audio/wav"},
+            timeout=5.0,
+            what="recognize",
+        )
+        assert data == {"auth": "Acme k-1", "type": "audio/wav", "size": 10}
+        assert headers["x-acme-request"] == "up-1"
+        with pytest.raises(APIStatusError, match="Acme recognize failed with HTTP 401") as info:
+            await client.post(
+                client.http_url("/error/401"), data=b"", timeout=5.0, what="recognize"
+            )
+        assert info.value.request_id == "req-7" and not info.value.retryable
+        with pytest.raises(APITimeoutError):
+            await client.post(client.http_url("/slow"), data=b"", timeout=0.05, what="recognize")
+        ws = await client.open_websocket("/echo", None, 5.0, "connect")
+        await ws.send_str("hi")
+        assert (await ws.receive()).data == "echo hi"
+        await ws.close()
+    finally:
+        await client.aclose()
+    assert client.session.owned
