@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
 
-from livekit import rtc
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import Self
 
@@ -24,6 +23,7 @@ from ..metrics import LLMMetrics
 from ..metrics.base import Metadata
 from ..types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConnectOptions, NotGivenOr
 from ..utils import aio
+from ..utils.events import EventEmitter
 from ..utils.retry import Retrier
 from .chat_context import ChatContext, ChatRole
 from .tool_context import Tool, ToolChoice
@@ -95,7 +95,7 @@ class LLMError(BaseModel):
     recoverable: bool
 
 
-class LLM(ABC, rtc.EventEmitter[str]):
+class LLM(ABC, EventEmitter[str]):
     """Base class of every language model.
 
     Events: ``"metrics_collected"`` (:class:`~voxlane.agents.metrics.LLMMetrics`) and
@@ -162,11 +162,19 @@ class LLM(ABC, rtc.EventEmitter[str]):
 
 
 class _ChunkChan(aio.Chan[ChatChunk]):
-    """The plugin-facing channel: remembers whether anything was emitted."""
+    """The channel from the plugin to the consumer; measures the chunks as they are sent.
 
-    def __init__(self) -> None:
+    Measuring here rather than in a forwarding task keeps the first token one event-loop hop
+    closer to the TTS.
+    """
+
+    def __init__(self, started_at: float) -> None:
         super().__init__()
         self.sent_any = False
+        self.started_at = started_at
+        self.ttft = -1.0
+        self.request_id = ""
+        self.usage: CompletionUsage | None = None
 
     def send_nowait(self, item: ChatChunk) -> None:
         if not isinstance(item, ChatChunk):
@@ -175,6 +183,13 @@ class _ChunkChan(aio.Chan[ChatChunk]):
             )
         super().send_nowait(item)
         self.sent_any = True
+        if not self.request_id and item.id:
+            self.request_id = item.id
+        delta = item.delta
+        if self.ttft < 0 and delta is not None and (delta.content or delta.tool_calls):
+            self.ttft = time.perf_counter() - self.started_at
+        if item.usage is not None:
+            self.usage = item.usage
 
 
 class LLMStream(ABC):
@@ -210,8 +225,8 @@ class LLMStream(ABC):
         self._chat_ctx = chat_ctx
         self._tools = tool_list
         self._conn_options = conn_options
-        self._event_ch: _ChunkChan = _ChunkChan()
-        self._out_ch: aio.Chan[ChatChunk] = aio.Chan()
+        self._started_at = time.perf_counter()
+        self._event_ch: _ChunkChan = _ChunkChan(self._started_at)
         self._retrier = Retrier(
             label=llm.label,
             conn_options=conn_options,
@@ -220,13 +235,9 @@ class LLMStream(ABC):
             failure="failed to generate a completion",
         )
         self._closed = False
-        self._started_at = time.perf_counter()
 
         self._task = asyncio.create_task(self._main_task(), name=f"{type(self).__name__}._main")
         self._task.add_done_callback(self._on_main_done)
-        self._forward_task = asyncio.create_task(
-            self._forward_and_measure(), name=f"{type(self).__name__}._metrics"
-        )
 
     @property
     def chat_ctx(self) -> ChatContext:
@@ -250,40 +261,24 @@ class LLMStream(ABC):
         self._event_ch.close()
         if not task.cancelled():
             task.exception()  # retrieved here; re-raised to the consumer by __anext__
+        self._emit_metrics()
 
     async def _main_task(self) -> None:
         await self._retrier.run(self._run, output_sent=lambda: self._event_ch.sent_any)
 
-    async def _forward_and_measure(self) -> None:
-        start = self._started_at
-        ttft = -1.0
-        request_id = ""
-        usage: CompletionUsage | None = None
-        try:
-            async for chunk in self._event_ch:
-                if not request_id and chunk.id:
-                    request_id = chunk.id
-                if (
-                    ttft < 0
-                    and chunk.delta is not None
-                    and (chunk.delta.content or chunk.delta.tool_calls)
-                ):
-                    ttft = time.perf_counter() - start
-                if chunk.usage is not None:
-                    usage = chunk.usage
-                self._out_ch.send_nowait(chunk)
-        finally:
-            self._out_ch.close()
-        duration = time.perf_counter() - start
+    def _emit_metrics(self) -> None:
+        ch = self._event_ch
+        usage = ch.usage
+        duration = time.perf_counter() - ch.started_at
         completion = usage.completion_tokens if usage else 0
         self._llm.emit(
             "metrics_collected",
             LLMMetrics(
                 label=self._llm.label,
-                request_id=request_id,
+                request_id=ch.request_id,
                 timestamp=time.time(),
                 duration=duration,
-                ttft=ttft,
+                ttft=ch.ttft,
                 cancelled=self._closed and not self._task_succeeded(),
                 completion_tokens=completion,
                 prompt_tokens=usage.prompt_tokens if usage else 0,
@@ -305,13 +300,8 @@ class LLMStream(ABC):
         self._closed = True
         await aio.cancel_and_wait(self._task)
         self._event_ch.close()
-        try:
-            await asyncio.shield(self._forward_task)
-        except asyncio.CancelledError:
-            await aio.cancel_and_wait(self._forward_task)
-            raise
-        while not self._out_ch.empty():
-            self._out_ch.recv_nowait()
+        while not self._event_ch.empty():
+            self._event_ch.recv_nowait()
 
     async def collect(self) -> CollectedResponse:
         """Consume the stream and gather its text, tool calls and usage."""
@@ -341,7 +331,7 @@ class LLMStream(ABC):
 
     async def __anext__(self) -> ChatChunk:
         try:
-            return await self._out_ch.recv()
+            return await self._event_ch.recv()
         except aio.ChanClosed:
             if (
                 self._task.done()

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import Self
 
 from ..types import NOT_GIVEN, NotGivenOr
+from ..utils.events import EventEmitter
 from .chat_context import ChatContext, FunctionCall
 from .tool_context import Tool, ToolChoice, ToolContext
 
@@ -160,7 +161,7 @@ class RealtimeModel(ABC):
         await self.aclose()
 
 
-class RealtimeSession(ABC, rtc.EventEmitter[str]):
+class RealtimeSession(ABC, EventEmitter[str]):
     """One live conversation with a realtime model."""
 
     def __init__(self, realtime_model: RealtimeModel) -> None:

@@ -29,6 +29,7 @@ from ..tts.audio_emitter import TimedString
 from ..types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConnectOptions, NotGivenOr
 from ..utils import aio
 from ..utils.audio import AudioBuffer, calculate_audio_duration
+from ..utils.events import EventEmitter
 from ..utils.retry import Retrier
 
 logger = logging.getLogger("voxlane.agents.stt")
@@ -129,7 +130,7 @@ class STTError(BaseModel):
     recoverable: bool
 
 
-class STT(ABC, rtc.EventEmitter[str]):
+class STT(ABC, EventEmitter[str]):
     """Base class of every speech-to-text engine.
 
     Events: ``"metrics_collected"`` (:class:`~voxlane.agents.metrics.STTMetrics`) and ``"error"``

@@ -33,6 +33,7 @@ from ..metrics import Metadata, TTSMetrics
 from ..types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 from ..utils import aio
 from ..utils.audio import merge_frames
+from ..utils.events import EventEmitter
 from ..utils.misc import shortuuid
 from ..utils.retry import Retrier
 from .audio_emitter import AudioEmitter, SynthesizedAudio
@@ -64,7 +65,7 @@ class TTSError(BaseModel):
     recoverable: bool
 
 
-class TTS(ABC, rtc.EventEmitter[str]):
+class TTS(ABC, EventEmitter[str]):
     """Base class of every text-to-speech model.
 
     Events: ``"metrics_collected"`` (:class:`TTSMetrics`) and ``"error"`` (:class:`TTSError`).

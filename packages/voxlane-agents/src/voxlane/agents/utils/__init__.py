@@ -9,11 +9,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from livekit.rtc import EventEmitter
-
 from ..types import is_given
 from . import aio, audio
 from .audio import AudioBuffer, combine_frames, merge_frames
+from .events import EventEmitter
 from .exp_filter import ExpFilter
 from .log import log_exceptions
 from .misc import shortuuid, time_ms

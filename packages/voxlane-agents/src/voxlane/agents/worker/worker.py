@@ -19,7 +19,6 @@ from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web
-from livekit import rtc
 from livekit.protocol import agent, models
 
 from ..ipc.executor import ExecutorConfig, JobExecutor, JobOutcome
@@ -28,6 +27,7 @@ from ..ipc.proc_pool import ProcPool
 from ..job.request import JobRequest
 from ..job.types import JobAcceptArguments, JobExecutorType, RunningJobInfo
 from ..utils.aio import Chan, ChanClosed, cancel_and_wait
+from ..utils.events import EventEmitter
 from ..utils.misc import shortuuid
 from ..version import __version__
 from .options import WorkerEnvOption, WorkerOptions
@@ -84,7 +84,7 @@ def _check_picklable(opts: WorkerOptions) -> None:
             ) from e
 
 
-class Worker(rtc.EventEmitter[EventTypes]):
+class Worker(EventEmitter[EventTypes]):
     """Runs jobs for a LiveKit server (``register=True``) or locally simulated jobs only."""
 
     def __init__(
