@@ -276,13 +276,7 @@ async def run_stt_stream(
     """Every event of an STT stream fed ``frames`` (yielding to the loop every 10 frames), then
     ``end_input()``; ``on_frame(i, stream)`` runs after frame ``i`` is pushed."""
     stream = stt.stream(conn_options=conn_options)
-    events: list[SpeechEvent] = []
-
-    async def read() -> None:
-        async for ev in stream:
-            events.append(ev)
-
-    reader = asyncio.create_task(read())
+    reader = asyncio.create_task(_collect(stream))
     for i, frame in enumerate(frames):
         stream.push_frame(frame)
         if on_frame is not None:
@@ -290,9 +284,13 @@ async def run_stt_stream(
         if i % 10 == 0:
             await asyncio.sleep(0.001)
     stream.end_input()
-    await asyncio.wait_for(reader, 20)
+    events = await asyncio.wait_for(reader, 20)
     await stream.aclose()
     return events
+
+
+async def _collect(stream: RecognizeStream) -> list[SpeechEvent]:
+    return [ev async for ev in stream]
 
 
 def final_texts(events: Sequence[SpeechEvent]) -> list[str]:
