@@ -8,6 +8,7 @@ job metadata: ``{"dir": <folder for marker files>, "mode": <behaviour>}``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import time
@@ -156,6 +157,7 @@ async def entrypoint(ctx: JobContext) -> None:
         "job_id": job_id,
         "room": ctx.job.room.name,
         "ctx_ok": get_job_context() is ctx,
+        "gc_frozen": gc.get_freeze_count(),
     }
     await ctx.connect()
     connect_args = getattr(ctx.room, "connect_args", None)
