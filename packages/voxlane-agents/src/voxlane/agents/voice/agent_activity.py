@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from livekit import rtc
 
-from .. import llm as llm_mod
 from .. import stt as stt_mod
 from .. import vad as vad_mod
 from .._exceptions import APIError
@@ -39,6 +38,7 @@ from .realtime_activity import RealtimeBridge
 from .session_scope import belongs_to_other_session, session_scope
 from .speech_handle import SpeechHandle, _running_tool_speech
 from .tool_loop import run_reply_step
+from .turn_mode import is_realtime_model, resolve_turn_detection
 
 if TYPE_CHECKING:
     from .agent_session import AgentSession
@@ -137,45 +137,15 @@ class AgentActivity:
         return self._draining
 
     def _resolve_turn_detection(self) -> tuple[str, Any]:
-        td: Any = self._agent.turn_detection
-        if not is_given(td):
-            td = self._session.turn_detection
-        has_vad, has_stt = self.vad is not None, self.stt is not None
-        is_realtime = _is_realtime_model(self.llm)
-        if td is None:
-            td = NOT_GIVEN
-        if isinstance(td, str):
-            if td not in ("stt", "vad", "realtime_llm", "manual"):
-                raise ValueError(
-                    f"unknown turn_detection {td!r}; use 'stt', 'vad', 'realtime_llm', "
-                    "'manual' or a turn detector object"
-                )
-            if td == "vad" and not has_vad:
-                logger.warning("turn_detection='vad' needs a VAD; none is set, falling back")
-                td = NOT_GIVEN
-            elif td == "stt" and not has_stt:
-                logger.warning("turn_detection='stt' needs an STT; none is set, falling back")
-                td = NOT_GIVEN
-            elif td == "realtime_llm" and not is_realtime:
-                logger.warning(
-                    "turn_detection='realtime_llm' needs a RealtimeModel as llm; falling back"
-                )
-                td = NOT_GIVEN
-            else:
-                return td, None
-        elif is_given(td):
-            # a turn detector object: end of speech from the VAD (or the STT), then the model
-            if not has_vad and not has_stt:
-                logger.warning("a turn detector needs a VAD or an STT; using manual turns")
-                return "manual", None
-            return ("vad" if has_vad else "stt"), td
-        if is_realtime:
-            return "realtime_llm", None
-        if has_vad:
-            return "vad", None
-        if has_stt:
-            return "stt", None
-        return "manual", None
+        requested: Any = self._agent.turn_detection
+        if not is_given(requested):
+            requested = self._session.turn_detection
+        return resolve_turn_detection(
+            requested,
+            has_vad=self.vad is not None,
+            has_stt=self.stt is not None,
+            is_realtime=is_realtime_model(self.llm),
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -190,12 +160,12 @@ class AgentActivity:
         self._ensure_instructions(self._agent.instructions)
         self._extra_tools = await self._session._session_tools.prepare(self._agent)
         for model in (self.llm, self.stt, self.tts, self.vad):
-            if model is None or _is_realtime_model(model):
+            if model is None or is_realtime_model(model):
                 continue  # a realtime model reports through its session (RealtimeBridge)
             self._subscribe(model, "metrics_collected", self._on_metrics)
             if not isinstance(model, vad_mod.VAD):
                 self._subscribe(model, "error", self._make_error_handler(model))
-        if _is_realtime_model(self.llm):
+        if is_realtime_model(self.llm):
             self._realtime = RealtimeBridge(self, self.llm)
             await self._realtime.start()
         self._start_recognition()
@@ -832,11 +802,6 @@ class AgentActivity:
             # model base classes already emitted their "error" event
             return
         self._session._on_model_error(ErrorEvent(error=error, source=self._agent))
-
-
-def _is_realtime_model(model: object) -> bool:
-    realtime_cls = getattr(llm_mod, "RealtimeModel", None)
-    return realtime_cls is not None and isinstance(model, realtime_cls)
 
 
 def _reuse_or_create(handle: SpeechHandle | None, allow_interruptions: bool) -> SpeechHandle:
