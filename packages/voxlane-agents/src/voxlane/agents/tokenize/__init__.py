@@ -1,6 +1,6 @@
 """Sentence and word tokenizers (with streaming variants) used to feed TTS engines."""
 
-from . import basic, utils
+from . import basic, blingfire, utils
 from .token_stream import BufferedSentenceStream, BufferedWordStream
 from .tokenizer import (
     SentenceStream,
@@ -19,5 +19,6 @@ __all__ = [
     "WordStream",
     "WordTokenizer",
     "basic",
+    "blingfire",
     "utils",
 ]
