@@ -8,6 +8,7 @@ from .fallback_adapter import (
     FallbackSynthesizeStream,
 )
 from .stream_adapter import StreamAdapter, StreamAdapterWrapper
+from .stream_pacer import SentenceStreamPacer
 from .tts import (
     TTS,
     ChunkedStream,
@@ -25,6 +26,7 @@ __all__ = [
     "FallbackAdapter",
     "FallbackChunkedStream",
     "FallbackSynthesizeStream",
+    "SentenceStreamPacer",
     "StreamAdapter",
     "StreamAdapterWrapper",
     "SynthesizeStream",

@@ -4,11 +4,16 @@ Pushed text goes through a sentence tokenizer; every complete sentence is synthe
 wrapped TTS's ``synthesize()`` while more text keeps arriving, so the first audio comes out as soon
 as the first sentence is done. Each ``flush()`` of the stream is one output segment, and each
 sentence is pushed as a timed transcript (sentence-level alignment).
+
+With ``text_pacing`` (a :class:`~voxlane.agents.tts.SentenceStreamPacer`), sentences are batched
+instead: the next ``synthesize()`` call is issued, with all the sentences that arrived meanwhile,
+only when the audio already produced is about to run out.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 from ..metrics import TTSMetrics
@@ -18,14 +23,18 @@ from ..types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConnectOptions, N
 from ..utils import aio
 from ..utils.misc import shortuuid
 from .audio_emitter import AudioEmitter, TimedString
+from .stream_pacer import PlayoutEstimate, SentenceStreamPacer
 from .tts import TTS, ChunkedStream, SynthesizeStream, TTSCapabilities
 
 
 class StreamAdapter(TTS):
     """Make a non-streaming TTS streamable, one ``synthesize()`` call per sentence.
 
-    ``sentence_tokenizer`` defaults to ``tokenize.basic.SentenceTokenizer()``. Metrics of the
-    wrapped TTS (one per sentence) are re-emitted by the adapter.
+    ``sentence_tokenizer`` defaults to ``tokenize.basic.SentenceTokenizer()``. ``text_pacing``:
+    ``False`` (default) sends each sentence as soon as it is complete; a
+    :class:`SentenceStreamPacer` (or ``True`` for one with default settings) batches sentences
+    and sends the next request only when the buffered audio runs low. Metrics of the wrapped
+    TTS (one per request) are re-emitted by the adapter.
     """
 
     def __init__(
@@ -33,6 +42,7 @@ class StreamAdapter(TTS):
         *,
         tts: TTS,
         sentence_tokenizer: NotGivenOr[SentenceTokenizer] = NOT_GIVEN,
+        text_pacing: SentenceStreamPacer | bool = False,
     ) -> None:
         if not isinstance(tts, TTS):
             raise TypeError(f"tts must be a voxlane.agents.tts.TTS, got {type(tts).__name__}")
@@ -52,6 +62,17 @@ class StreamAdapter(TTS):
                 "sentence_tokenizer must be a tokenize.SentenceTokenizer, got "
                 f"{type(sentence_tokenizer).__name__}"
             )
+        if isinstance(text_pacing, SentenceStreamPacer):
+            self._text_pacing: SentenceStreamPacer | None = text_pacing
+        elif text_pacing is True:
+            self._text_pacing = SentenceStreamPacer()
+        elif text_pacing is False:
+            self._text_pacing = None
+        else:
+            raise TypeError(
+                "text_pacing must be True, False or a tts.SentenceStreamPacer, got "
+                f"{type(text_pacing).__name__}"
+            )
         self._wrapped_tts.on("metrics_collected", self._forward_metrics)
 
     def _forward_metrics(self, metrics: TTSMetrics, *args: Any) -> None:
@@ -64,6 +85,11 @@ class StreamAdapter(TTS):
     @property
     def sentence_tokenizer(self) -> SentenceTokenizer:
         return self._sentence_tokenizer
+
+    @property
+    def text_pacing(self) -> SentenceStreamPacer | None:
+        """The pacer batching sentences, or None when each sentence is sent on its own."""
+        return self._text_pacing
 
     @property
     def model(self) -> str:
@@ -149,35 +175,58 @@ class StreamAdapterWrapper(SynthesizeStream):
     async def _synthesize_segments(
         self, segments: aio.Chan[SentenceStream], output_emitter: AudioEmitter
     ) -> None:
-        wrapped = self._adapter.wrapped_tts
+        pacer = self._adapter.text_pacing
+        playout = PlayoutEstimate()
         async for sentences in segments:
             output_emitter.start_segment(segment_id=shortuuid("SEG_"))
             offset = 0.0
+            texts = _sentence_texts(sentences)
+            requests = texts if pacer is None else pacer.pace(texts, playout)
             try:
-                async for token in sentences:
-                    output_emitter.push_timed_transcript(
-                        TimedString(token.token + " ", start_time=offset)
-                    )
-                    async with wrapped.synthesize(
-                        token.token, conn_options=self._inner_conn_options
-                    ) as audio_stream:
-                        async for audio in audio_stream:
-                            frame = audio.frame
-                            if (
-                                frame.sample_rate != wrapped.sample_rate
-                                or frame.num_channels != wrapped.num_channels
-                            ):
-                                raise ValueError(
-                                    f"{wrapped.label} produced {frame.sample_rate} Hz/"
-                                    f"{frame.num_channels} ch audio but declares "
-                                    f"{wrapped.sample_rate} Hz/{wrapped.num_channels} ch"
-                                )
-                            output_emitter.push(frame.data.cast("B"))
-                            offset += frame.samples_per_channel / frame.sample_rate
-                    output_emitter.flush()  # release this sentence's audio without waiting
+                async for text in requests:
+                    output_emitter.push_timed_transcript(TimedString(text + " ", start_time=offset))
+                    offset += await self._synthesize_one(text, output_emitter, playout)
+                    output_emitter.flush()  # release this request's audio without waiting
             finally:
+                await _aclose(requests)
+                await _aclose(texts)
                 await sentences.aclose()
             output_emitter.end_segment()
+
+    async def _synthesize_one(
+        self, text: str, output_emitter: AudioEmitter, playout: PlayoutEstimate
+    ) -> float:
+        """Synthesize ``text`` with the wrapped TTS into the emitter; returns its duration."""
+        wrapped = self._adapter.wrapped_tts
+        duration = 0.0
+        async with wrapped.synthesize(text, conn_options=self._inner_conn_options) as stream:
+            async for audio in stream:
+                frame = audio.frame
+                if (
+                    frame.sample_rate != wrapped.sample_rate
+                    or frame.num_channels != wrapped.num_channels
+                ):
+                    raise ValueError(
+                        f"{wrapped.label} produced {frame.sample_rate} Hz/"
+                        f"{frame.num_channels} ch audio but declares "
+                        f"{wrapped.sample_rate} Hz/{wrapped.num_channels} ch"
+                    )
+                output_emitter.push(frame.data.cast("B"))
+                seconds = frame.samples_per_channel / frame.sample_rate
+                playout.add(seconds)
+                duration += seconds
+        return duration
+
+
+async def _sentence_texts(sentences: SentenceStream) -> AsyncIterator[str]:
+    async for token in sentences:
+        yield token.token
+
+
+async def _aclose(it: AsyncIterator[str]) -> None:
+    close = getattr(it, "aclose", None)
+    if close is not None:
+        await close()
 
 
 __all__ = ["StreamAdapter", "StreamAdapterWrapper"]
