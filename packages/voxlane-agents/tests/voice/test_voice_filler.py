@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from voxlane.agents.llm import function_tool
+from voxlane.agents.llm.async_toolset import AsyncRunContext, AsyncToolset
 from voxlane.agents.testing.fakes import FakeTTS
 from voxlane.agents.voice import Agent, AgentSession, RunContext, SpeechHandle
 from voxlane.agents.voice.filler import FillerScheduler
@@ -277,4 +278,47 @@ async def test_update_on_an_ordinary_tool_is_kept_and_logged_but_not_delivered(
     assert not any("Halfway" in (getattr(i, "text_content", None) or "") for i in second_ctx.items)
     notes = [r.getMessage() for r in caplog.records if "not a background tool" in r.getMessage()]
     assert len(notes) == 2 and "crunch" in notes[0] and "Halfway" in notes[0]
+    await session.aclose()
+
+
+async def test_filler_in_a_background_tool_waits_for_the_agent_to_finish_talking(
+    vh: Any,
+) -> None:
+    fillers: list[FillerScheduler] = []
+    started: list[float] = []
+
+    @function_tool
+    async def book(ctx: AsyncRunContext[None]) -> str:
+        """Book the flight."""
+        await ctx.update("searching flights")  # answers the call: the agent talks meanwhile
+        started.append(asyncio.get_running_loop().time())
+        async with ctx.with_filler("Still searching.", delay=1.0) as filler:
+            fillers.append(filler)
+            await asyncio.sleep(10.0)
+        return "booked FL-1"
+
+    llm = vh.ScriptedLLM(
+        [
+            vh.Reply(calls=[vh.Call("book")]),
+            "Searching now, this takes a moment.",  # 3.5 s of audio
+            "Your flight is booked.",
+        ]
+    )
+    tts = FakeTTS(seconds_per_char=SECONDS_PER_CHAR, chunk_duration=0.1)
+    session: AgentSession[None] = AgentSession(llm=llm, tts=tts, user_away_timeout=None)
+    session.output.audio = MemoryAudioOutput()
+    await session.start(Agent(instructions="travel", tools=[AsyncToolset(id="t", tools=[book])]))
+    log = vh.EventLog(session)
+    session.generate_reply(user_input="book it")
+    await asyncio.sleep(30.0)
+    await session.drain()
+    (filler,) = fillers
+    answer_start = [
+        t for n, ev, t in log.events if n == "speech_created" and ev.source == "tool_response"
+    ][0]
+    # the answer to the first update plays 3.5 s; the filler comes 1 s of quiet later
+    assert say_times(log, filler.spoken) == pytest.approx([answer_start + 3.5 + 1.0])
+    assert started and started[0] <= answer_start
+    assert tts.requests[:2] == ["Searching now, this takes a moment.", "Still searching."]
+    assert "Still searching." not in [m.text_content for m in session.history.messages()]
     await session.aclose()

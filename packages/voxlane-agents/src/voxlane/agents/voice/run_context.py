@@ -68,7 +68,8 @@ class RunContext(Generic[Userdata_T]):
 
     @property
     def updates(self) -> list[Any]:
-        """The messages this tool passed to :meth:`update` (in order)."""
+        """The messages this ordinary tool passed to :meth:`update` (in order; a background
+        tool's ``AsyncRunContext`` delivers its updates instead of keeping them here)."""
         return list(self._updates)
 
     async def update(self, message: str | Any) -> None:
