@@ -313,9 +313,9 @@ async def test_filler_in_a_background_tool_waits_for_the_agent_to_finish_talking
     await asyncio.sleep(30.0)
     await session.drain()
     (filler,) = fillers
-    answer_start = [
+    answer_start = next(
         t for n, ev, t in log.events if n == "speech_created" and ev.source == "tool_response"
-    ][0]
+    )
     # the answer to the first update plays 3.5 s; the filler comes 1 s of quiet later
     assert say_times(log, filler.spoken) == pytest.approx([answer_start + 3.5 + 1.0])
     assert started and started[0] <= answer_start
