@@ -20,6 +20,12 @@ from ..llm import ChatContext, ChatMessage, ToolError, find_function_tools
 from ..llm.llm import LLM, ChatChunk
 from ..types import NOT_GIVEN, NotGivenOr, is_given
 from ..utils import aio
+from .turn_handling import (
+    TurnHandlingOptions,
+    merge_legacy,
+    overrides_as_turn_handling,
+    parse_turn_handling,
+)
 
 if TYPE_CHECKING:
     from .. import stt as stt_mod
@@ -70,6 +76,7 @@ class Agent:
         allow_interruptions: NotGivenOr[bool] = NOT_GIVEN,
         min_consecutive_speech_delay: NotGivenOr[float] = NOT_GIVEN,
         id: str | None = None,
+        turn_handling: NotGivenOr[TurnHandlingOptions] = NOT_GIVEN,
     ) -> None:
         if not isinstance(instructions, str):
             raise TypeError(
@@ -88,7 +95,20 @@ class Agent:
         self._chat_ctx = (
             chat_ctx.copy(tools=self._tools) if isinstance(chat_ctx, ChatContext) else ChatContext()
         )
-        self._turn_detection = turn_detection
+        overrides = (
+            parse_turn_handling(turn_handling, owner=type(self).__name__)
+            if is_given(turn_handling)
+            else {}
+        )
+        self._voice_overrides: dict[str, Any] = merge_legacy(
+            overrides,
+            {
+                "turn_detection": (turn_detection, NOT_GIVEN),
+                "allow_interruptions": (allow_interruptions, NOT_GIVEN),
+            },
+            owner=type(self).__name__,
+        )
+        """VoiceOptions fields this agent sets over the session's (turn_handling + old kwargs)."""
         self._stt: Any = resolve_provider("stt", stt) if isinstance(stt, str) else stt
         self._vad: Any = resolve_provider("vad", vad) if isinstance(vad, str) else vad
         self._llm: Any = resolve_provider("llm", llm) if isinstance(llm, str) else llm
@@ -96,7 +116,6 @@ class Agent:
         if isinstance(mcp_servers, list) and not mcp_servers:
             mcp_servers = None
         self._mcp_servers = mcp_servers
-        self._allow_interruptions = allow_interruptions
         self._min_consecutive_speech_delay = min_consecutive_speech_delay
         self._activity: AgentActivity | None = None
 
@@ -126,7 +145,13 @@ class Agent:
 
     @property
     def turn_detection(self) -> NotGivenOr[TurnDetectionMode | None]:
-        return self._turn_detection
+        """The agent's turn detection (``turn_detection=`` or ``turn_handling``), if set."""
+        return self._voice_overrides.get("turn_detection", NOT_GIVEN)
+
+    @property
+    def turn_handling(self) -> TurnHandlingOptions:
+        """The turn options this agent sets over the session's (others: the session's)."""
+        return overrides_as_turn_handling(self._voice_overrides)
 
     @property
     def stt(self) -> NotGivenOr[stt_mod.STT | None]:
@@ -150,7 +175,7 @@ class Agent:
 
     @property
     def allow_interruptions(self) -> NotGivenOr[bool]:
-        return self._allow_interruptions
+        return self._voice_overrides.get("allow_interruptions", NOT_GIVEN)  # type: ignore[no-any-return]
 
     @property
     def min_consecutive_speech_delay(self) -> NotGivenOr[float]:
@@ -423,6 +448,7 @@ class AgentTask(Agent, Generic[TaskResult_T]):
         allow_interruptions: NotGivenOr[bool] = NOT_GIVEN,
         min_consecutive_speech_delay: NotGivenOr[float] = NOT_GIVEN,
         id: str | None = None,
+        turn_handling: NotGivenOr[TurnHandlingOptions] = NOT_GIVEN,
     ) -> None:
         super().__init__(
             instructions=instructions,
@@ -437,6 +463,7 @@ class AgentTask(Agent, Generic[TaskResult_T]):
             allow_interruptions=allow_interruptions,
             min_consecutive_speech_delay=min_consecutive_speech_delay,
             id=id,
+            turn_handling=turn_handling,
         )
         self._result_fut: asyncio.Future[TaskResult_T] | None = None
         self._started = False

@@ -33,11 +33,12 @@ from .events import (
     SpeechCreatedEvent,
     UserInputTranscribedEvent,
 )
-from .preemptive import MAX_PREEMPTIVE_PER_TURN, PreemptiveGeneration
+from .preemptive import PreemptiveGeneration, PreemptiveSlot
 from .realtime_activity import RealtimeBridge
 from .session_scope import belongs_to_other_session, session_scope
 from .speech_handle import SpeechHandle, _running_tool_speech
 from .tool_loop import run_reply_step
+from .turn_handling import VoiceOptions, with_overrides
 from .turn_mode import is_realtime_model, resolve_turn_detection
 
 if TYPE_CHECKING:
@@ -72,11 +73,11 @@ class AgentActivity:
         self._idle = asyncio.Event()
         self._idle.set()
         self._subscribed: list[tuple[Any, str, Any]] = []
+        _ = self.options  # the agent's options must fit with the session's
         self._turn_detection = self._resolve_turn_detection()
         self._extra_tools: list[Any] = []
         self._realtime: RealtimeBridge | None = None
-        self._preemptive: PreemptiveGeneration | None = None
-        self._preemptive_count = 0
+        self._preemptive = PreemptiveSlot()
 
     # -- models and options (agent's value, else the session's) -----------------------------
 
@@ -114,9 +115,15 @@ class AgentActivity:
         return [*self._agent.tools, *self._extra_tools]
 
     @property
+    def options(self) -> VoiceOptions:
+        """The session's turn options with the agent's ``turn_handling`` values over them."""
+        return with_overrides(
+            self._session.options, self._agent._voice_overrides, owner=self._agent.label
+        )
+
+    @property
     def allow_interruptions(self) -> bool:
-        v = self._agent.allow_interruptions
-        return v if is_given(v) else self._session.options.allow_interruptions
+        return self.options.allow_interruptions
 
     @property
     def min_consecutive_speech_delay(self) -> float:
@@ -190,7 +197,7 @@ class AgentActivity:
                     "Agent/AgentSession to enable streaming, or wrap your STT in a "
                     "stt.StreamAdapter yourself"
                 )
-        opts = self._session.options
+        opts = self.options
         self._recognition = AudioRecognition(
             hooks=self,
             stt_node=stt_node,
@@ -257,7 +264,7 @@ class AgentActivity:
         if run_on_exit:
             await self._run_hook(self._agent.on_exit)
         self._cancel_false_interruption_timer()
-        self._discard_preemptive()
+        self._preemptive.discard()
         for _, _, speech in self._queue:
             speech._mark_done()
         self._queue.clear()
@@ -491,15 +498,16 @@ class AgentActivity:
 
     # -- interruptions -----------------------------------------------------------------------
 
-    def interrupt(self) -> asyncio.Future[None]:
-        """Interrupt the current speech and every queued one."""
+    def interrupt(self, *, force: bool = False) -> asyncio.Future[None]:
+        """Interrupt the current speech and every queued one (with ``force``, also those that
+        do not allow interruptions)."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         speeches = [s for _, _, s in self._queue]
         if self._current_speech is not None:
             speeches.append(self._current_speech)
         for s in speeches:
-            if s.allow_interruptions:
-                s.interrupt()
+            if force or s.allow_interruptions:
+                s.interrupt(force=force)
         pending = [asyncio.ensure_future(s.wait_for_playout()) for s in speeches]
         if not pending:
             fut.set_result(None)
@@ -516,7 +524,7 @@ class AgentActivity:
         speech = self._current_speech
         if speech is None or speech.done() or speech.interrupted or not speech.allow_interruptions:
             return
-        opts = self._session.options
+        opts = self.options
         if opts.min_interruption_words > 0 and self._recognition is not None:
             words = len(self._recognition.current_transcript.split())
             if words < opts.min_interruption_words:
@@ -570,7 +578,7 @@ class AgentActivity:
         stt_frame = None
         speech = self._current_speech
         if (
-            self._session.options.discard_audio_if_uninterruptible
+            self.options.discard_audio_if_uninterruptible
             and speech is not None
             and not speech.done()
             and not speech.allow_interruptions
@@ -586,15 +594,26 @@ class AgentActivity:
         if self._recognition is not None:
             self._recognition.push_audio(frame, stt_frame=stt_frame)
 
-    def commit_user_turn(self) -> None:
+    def commit_user_turn(
+        self,
+        *,
+        transcript_timeout: float = 0.0,
+        stt_flush_duration: float = 0.0,
+        skip_reply: bool = False,
+    ) -> asyncio.Future[str]:
+        """End the user's turn (see ``AudioRecognition.commit_user_turn``)."""
         if self._recognition is None:
             raise RuntimeError(
                 "commit_user_turn() needs an STT reading the user's audio; none is running"
             )
-        self._recognition.commit_user_turn()
+        return self._recognition.commit_user_turn(
+            transcript_timeout=transcript_timeout,
+            stt_flush_duration=stt_flush_duration,
+            skip_reply=skip_reply,
+        )
 
     def clear_user_turn(self) -> None:
-        self._discard_preemptive()
+        self._preemptive.discard()
         if self._recognition is not None:
             self._recognition.clear_user_turn()
 
@@ -604,7 +623,7 @@ class AgentActivity:
         """A preflight/final transcript arrived before the end of the turn (see preemptive.py)."""
         transcript = transcript.strip()
         if (
-            not self._session.options.preemptive_generation
+            not self.options.preemptive_generation
             or not transcript
             or self._closed
             or self._draining
@@ -615,24 +634,8 @@ class AgentActivity:
         speech = self._current_speech
         if speech is not None and not speech.done():
             return  # the agent is speaking: this is probably an interruption
-        current = self._preemptive
-        if current is not None and current.transcript == transcript:
-            return
-        if self._preemptive_count >= MAX_PREEMPTIVE_PER_TURN:
-            return
-        self._discard_preemptive()
-        self._preemptive_count += 1
-        self._preemptive = PreemptiveGeneration.start(self, transcript)
-
-    def _take_preemptive(self) -> PreemptiveGeneration | None:
-        pre, self._preemptive = self._preemptive, None
-        self._preemptive_count = 0
-        return pre
-
-    def _discard_preemptive(self) -> None:
-        pre = self._take_preemptive()
-        if pre is not None:
-            pre.cancel()
+        started = self._recognition.speech_started_at if self._recognition is not None else None
+        self._preemptive.offer(self, transcript, speech_started_at=started)
 
     def on_start_of_speech(self, ev: vad_mod.VADEvent | None) -> None:
         self._session._update_user_state("speaking")
@@ -641,14 +644,14 @@ class AgentActivity:
             self._realtime.on_vad_start_of_speech()
 
     def on_vad_inference_done(self, ev: vad_mod.VADEvent) -> None:
-        if ev.speech_duration >= self._session.options.min_interruption_duration:
+        if ev.speech_duration >= self.options.min_interruption_duration:
             self._interrupt_by_audio_activity()
 
     def on_end_of_speech(self, ev: vad_mod.VADEvent | None) -> None:
         self._session._update_user_state("listening")
         if self._realtime is not None:
             self._realtime.on_vad_end_of_speech()
-        timeout = self._session.options.false_interruption_timeout
+        timeout = self.options.false_interruption_timeout
         waiting = self._paused_speech is not None or self._interrupted_by_audio
         if waiting and timeout is not None:
             self._cancel_false_interruption_timer()
@@ -680,12 +683,18 @@ class AgentActivity:
 
     def on_end_of_turn(self, info: EndOfTurnInfo) -> bool:
         if self._closed or self._draining:
-            self._discard_preemptive()
+            self._preemptive.discard()
             return True
-        opts = self._session.options
+        if info.skip_reply:
+            # committed without a reply: the agent's speech goes on
+            self._preemptive.discard()
+            self._add_item(self._user_message(info))
+            return True
+        opts = self.options
         speech = self._current_speech
         if (
-            opts.min_interruption_words > 0
+            not info.manual
+            and opts.min_interruption_words > 0
             and speech is not None
             and not speech.done()
             and len(info.new_transcript.split()) < opts.min_interruption_words
@@ -693,7 +702,7 @@ class AgentActivity:
             return False
         if speech is not None and not speech.done() and not speech.allow_interruptions:
             logger.info("user turn ignored: the current speech cannot be interrupted")
-            self._discard_preemptive()
+            self._preemptive.discard()
             return True
         self._cancel_false_interruption_timer()
         self._interrupted_by_audio = False
@@ -710,20 +719,24 @@ class AgentActivity:
         self._spawn(self._user_turn_completed(info), name="user_turn_completed")
         return True
 
-    async def _user_turn_completed(self, info: EndOfTurnInfo) -> None:
-        loop = asyncio.get_running_loop()
-        message = ChatMessage(
+    @staticmethod
+    def _user_message(info: EndOfTurnInfo) -> ChatMessage:
+        return ChatMessage(
             role="user",
             content=[info.new_transcript],
             transcript_confidence=info.transcript_confidence,
         )
+
+    async def _user_turn_completed(self, info: EndOfTurnInfo) -> None:
+        loop = asyncio.get_running_loop()
+        message = self._user_message(info)
         turn_ctx = self._agent._chat_ctx.copy()
         started = loop.time()
         token = _task_scope.set(self)
         try:
             await self._agent.on_user_turn_completed(turn_ctx, message)
         except StopResponse:
-            self._discard_preemptive()
+            self._preemptive.discard()
             self._add_item(message)
             return
         except Exception:
@@ -731,7 +744,7 @@ class AgentActivity:
         finally:
             _task_scope.reset(token)
         callback_delay = loop.time() - started
-        pre = self._take_preemptive()
+        pre = self._preemptive.take()
         if self._closed or self._draining:
             if pre is not None:
                 pre.cancel()
@@ -756,43 +769,7 @@ class AgentActivity:
             ),
         )
 
-    # -- tool follow-ups ---------------------------------------------------------------------
-
-    def _create_tool_reply_handle(self, parent: SpeechHandle) -> SpeechHandle:
-        """A new handle answering the tool outputs of ``parent`` (announced as tool_response).
-
-        It is queued with the parent's priority even while the agent drains, so the answer to
-        tools that ran (e.g. a handoff tool) is still said.
-        """
-        child = SpeechHandle.create(
-            allow_interruptions=parent.allow_interruptions,
-            step_index=parent.step_index + 1,
-            parent=parent,
-        )
-        parent._add_child(child)
-        self._session.emit(
-            "speech_created",
-            SpeechCreatedEvent(speech_handle=child, user_initiated=False, source="tool_response"),
-        )
-        return child
-
-    def _schedule_tool_reply(
-        self, parent: SpeechHandle, *, chat_ctx: ChatContext, tool_choice: Any
-    ) -> SpeechHandle:
-        """Create, announce and queue the reply to ``parent``'s tool outputs."""
-        child = self._create_tool_reply_handle(parent)
-        self._spawn(
-            run_reply_step(
-                self,
-                child,
-                chat_ctx=chat_ctx,
-                user_message=None,
-                tool_choice=tool_choice,
-            ),
-            name=f"speech_tool_reply_{child.id}",
-        )
-        self._schedule(child, parent.priority, force=True)
-        return child
+    # -- tool follow-ups (see tool_loop.schedule_tool_reply) -------------------------------
 
     def _emit_tools_executed(self, ev: FunctionToolsExecutedEvent) -> None:
         self._session.emit("function_tools_executed", ev)

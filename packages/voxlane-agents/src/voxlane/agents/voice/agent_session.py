@@ -12,7 +12,7 @@ import asyncio
 import importlib
 import logging
 from collections.abc import AsyncIterable, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, overload
 
 from livekit import rtc
@@ -41,6 +41,14 @@ from .run_context import Userdata_T
 from .run_control import DEFAULT_RUN_TIMEOUT, wait_inactive
 from .session_tools import SessionTools
 from .speech_handle import SpeechHandle, _running_tool_speech
+from .turn_handling import (
+    TurnHandlingOptions,
+    VoiceOptions,
+    check_options,
+    merge_legacy,
+    parse_turn_handling,
+)
+from .turn_mode import MODES as TURN_DETECTION_MODES
 
 if TYPE_CHECKING:
     from .. import stt as stt_mod
@@ -68,28 +76,40 @@ class SessionConnectOptions:
             )
 
 
-@dataclass
-class VoiceOptions:
-    """Turn-taking, interruption and tool options of a session (see ``AgentSession``)."""
-
-    allow_interruptions: bool = True
-    discard_audio_if_uninterruptible: bool = True
-    min_interruption_duration: float = 0.5
-    min_interruption_words: int = 0
-    min_endpointing_delay: float = 0.5
-    max_endpointing_delay: float = 6.0
-    max_tool_steps: int = 3
-    user_away_timeout: float | None = 15.0
-    min_consecutive_speech_delay: float = 0.0
-    false_interruption_timeout: float | None = 2.0
-    resume_false_interruption: bool = True
-    preemptive_generation: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 def _check_non_negative(name: str, value: float | None) -> None:
     if value is not None and value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
+
+
+_NUMERIC_LEGACY = (
+    "min_interruption_duration",
+    "min_interruption_words",
+    "min_endpointing_delay",
+    "max_endpointing_delay",
+    "false_interruption_timeout",
+)
+
+
+def _build_options(turn_handling: NotGivenOr[TurnHandlingOptions], **legacy: Any) -> VoiceOptions:
+    """The session's turn options from ``turn_handling`` and the old keyword arguments."""
+    defaults = VoiceOptions()
+    for name in _NUMERIC_LEGACY:
+        _check_non_negative(name, legacy[name])
+    turn_detection = legacy.pop("turn_detection")
+    if isinstance(turn_detection, str) and turn_detection not in TURN_DETECTION_MODES:
+        raise ValueError(
+            f"unknown turn_detection {turn_detection!r}; use 'stt', 'vad', 'realtime_llm', "
+            "'manual' or a turn detector object"
+        )
+    fields = (
+        parse_turn_handling(turn_handling, owner="AgentSession") if is_given(turn_handling) else {}
+    )
+    old = {name: (value, getattr(defaults, name)) for name, value in legacy.items()}
+    old["turn_detection"] = (turn_detection, NOT_GIVEN)
+    merged = merge_legacy(fields, old, owner="AgentSession")
+    opts = VoiceOptions(**merged)
+    check_options(opts, owner="AgentSession")
+    return opts
 
 
 class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
@@ -120,6 +140,10 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         sync_transcription: when both an audio and a transcription output are set, release
             the text word by word as the audio plays (default True; see ``AgentOutput``).
         conn_options: :class:`SessionConnectOptions`.
+        turn_handling: LiveKit's newer spelling of the turn options above, as one
+            :class:`~voxlane.agents.voice.turn_handling.TurnHandlingOptions` mapping
+            (``turn_detection``, ``endpointing``, ``interruption``, ``preemptive_generation``).
+            Setting an option both ways is an error (see ``turn_handling.py`` for the rules).
     """
 
     def __init__(
@@ -148,59 +172,41 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         preemptive_generation: bool = False,
         conn_options: NotGivenOr[SessionConnectOptions] = NOT_GIVEN,
         loop: asyncio.AbstractEventLoop | None = None,
+        turn_handling: NotGivenOr[TurnHandlingOptions] = NOT_GIVEN,
     ) -> None:
         super().__init__()
-        for name, value in (
-            ("min_interruption_duration", min_interruption_duration),
-            ("min_interruption_words", min_interruption_words),
-            ("min_endpointing_delay", min_endpointing_delay),
-            ("max_endpointing_delay", max_endpointing_delay),
-            ("user_away_timeout", user_away_timeout),
-            ("min_consecutive_speech_delay", min_consecutive_speech_delay),
-            ("false_interruption_timeout", false_interruption_timeout),
-        ):
-            _check_non_negative(name, value)
-        if max_endpointing_delay < min_endpointing_delay:
-            raise ValueError(
-                f"max_endpointing_delay ({max_endpointing_delay}) must be >= "
-                f"min_endpointing_delay ({min_endpointing_delay})"
-            )
-        if max_tool_steps < 1:
-            raise ValueError(f"max_tool_steps must be >= 1, got {max_tool_steps}")
-        if isinstance(turn_detection, str) and turn_detection not in (
-            "stt",
-            "vad",
-            "realtime_llm",
-            "manual",
-        ):
-            raise ValueError(
-                f"unknown turn_detection {turn_detection!r}; use 'stt', 'vad', 'realtime_llm', "
-                "'manual' or a turn detector object"
-            )
-        from ..plugin.manager import resolve_provider
-
-        self._stt: Any = resolve_provider("stt", stt) if is_given(stt) else None
-        self._vad: Any = resolve_provider("vad", vad) if is_given(vad) else None
-        self._llm: Any = resolve_provider("llm", llm) if is_given(llm) else None
-        self._tts: Any = resolve_provider("tts", tts) if is_given(tts) else None
-        self._turn_detection: Any = turn_detection if is_given(turn_detection) else None
-        self._mcp_servers = mcp_servers if is_given(mcp_servers) and mcp_servers else None
-        self._userdata: Userdata_T | None = userdata if is_given(userdata) else None
-        self._video_sampler = video_sampler
-        self._opts = VoiceOptions(
+        self._opts = _build_options(
+            turn_handling,
+            turn_detection=turn_detection,
             allow_interruptions=allow_interruptions,
             discard_audio_if_uninterruptible=discard_audio_if_uninterruptible,
             min_interruption_duration=min_interruption_duration,
             min_interruption_words=min_interruption_words,
             min_endpointing_delay=min_endpointing_delay,
             max_endpointing_delay=max_endpointing_delay,
-            max_tool_steps=max_tool_steps,
-            user_away_timeout=user_away_timeout,
-            min_consecutive_speech_delay=min_consecutive_speech_delay,
             false_interruption_timeout=false_interruption_timeout,
             resume_false_interruption=resume_false_interruption,
             preemptive_generation=preemptive_generation,
         )
+        for name, value in (
+            ("user_away_timeout", user_away_timeout),
+            ("min_consecutive_speech_delay", min_consecutive_speech_delay),
+        ):
+            _check_non_negative(name, value)
+        if max_tool_steps < 1:
+            raise ValueError(f"max_tool_steps must be >= 1, got {max_tool_steps}")
+        self._opts.max_tool_steps = max_tool_steps
+        self._opts.user_away_timeout = user_away_timeout
+        self._opts.min_consecutive_speech_delay = min_consecutive_speech_delay
+        from ..plugin.manager import resolve_provider
+
+        self._stt: Any = resolve_provider("stt", stt) if is_given(stt) else None
+        self._vad: Any = resolve_provider("vad", vad) if is_given(vad) else None
+        self._llm: Any = resolve_provider("llm", llm) if is_given(llm) else None
+        self._tts: Any = resolve_provider("tts", tts) if is_given(tts) else None
+        self._mcp_servers = mcp_servers if is_given(mcp_servers) and mcp_servers else None
+        self._userdata: Userdata_T | None = userdata if is_given(userdata) else None
+        self._video_sampler = video_sampler
         self._conn_options = conn_options if is_given(conn_options) else SessionConnectOptions()
         self._loop = loop
         self._input = AgentInput(on_audio_changed=self._on_audio_input_changed)
@@ -258,7 +264,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
 
     @property
     def turn_detection(self) -> TurnDetectionMode | None:
-        return self._turn_detection
+        return self._opts.turn_detection
 
     @property
     def mcp_servers(self) -> list[Any] | None:
@@ -324,6 +330,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         room_input_options: NotGivenOr[Any] = ...,
         room_output_options: NotGivenOr[Any] = ...,
         capture_run: Literal[False] = False,
+        room_options: NotGivenOr[Any] = ...,
     ) -> None: ...
 
     @overload
@@ -335,6 +342,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         room_input_options: NotGivenOr[Any] = ...,
         room_output_options: NotGivenOr[Any] = ...,
         capture_run: Literal[True],
+        room_options: NotGivenOr[Any] = ...,
     ) -> RunResult[str]: ...
 
     async def start(
@@ -345,9 +353,12 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         room_input_options: NotGivenOr[Any] = NOT_GIVEN,
         room_output_options: NotGivenOr[Any] = NOT_GIVEN,
         capture_run: bool = False,
+        room_options: NotGivenOr[Any] = NOT_GIVEN,
     ) -> RunResult[str] | None:
         """Start the session with ``agent`` (and connect it to ``room`` when given).
 
+        The room binding takes ``room_options=RoomOptions(...)`` or the older
+        ``room_input_options=`` / ``room_output_options=`` (not both).
         With ``capture_run=True``, wait until what the agent's ``on_enter`` started is over
         and return it as a :class:`~voxlane.agents.voice.run_result.RunResult`.
         """
@@ -361,6 +372,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
                     room=room,
                     room_input_options=room_input_options,
                     room_output_options=room_output_options,
+                    room_options=room_options,
                 ),
             )
         if not isinstance(agent, Agent):
@@ -369,6 +381,14 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             raise RuntimeError("this AgentSession is already started")
         if self._closed:
             raise RuntimeError("this AgentSession is closed; create a new one")
+        legacy_room_options = [
+            o for o in (room_input_options, room_output_options) if is_given(o) and o is not None
+        ]
+        if is_given(room_options) and room_options is not None and legacy_room_options:
+            raise ValueError(
+                "start(): pass either room_options=RoomOptions(...) or the older "
+                "room_input_options= / room_output_options=, not both"
+            )
         if is_given(room):
             try:
                 room_io_mod = importlib.import_module(f"{__package__}.room_io")
@@ -384,6 +404,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
                 room,
                 input_options=room_input_options,
                 output_options=room_output_options,
+                options=room_options,
             )
             await self._room_io.start()
         self._started = True
@@ -584,13 +605,41 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
                 logger.exception("a speech deferred during the handoff could not start")
                 handle._mark_done(e)
 
-    def interrupt(self) -> asyncio.Future[None]:
-        """Interrupt the current and queued speeches; the future resolves once they ended."""
-        return self._running_activity().interrupt()
+    def interrupt(self, *, force: bool = False) -> asyncio.Future[None]:
+        """Interrupt the current and queued speeches; the future resolves once they ended.
 
-    def commit_user_turn(self) -> None:
-        """End the user's turn now and reply (manual turn detection, push-to-talk)."""
-        self._running_activity().commit_user_turn()
+        Speeches that do not allow interruptions keep playing, unless ``force``.
+        """
+        return self._running_activity().interrupt(force=force)
+
+    def commit_user_turn(
+        self,
+        *,
+        transcript_timeout: float = 2.0,
+        stt_flush_duration: float = 2.0,
+        skip_reply: bool = False,
+    ) -> asyncio.Future[str]:
+        """End the user's turn now and reply (manual turn detection, push-to-talk).
+
+        Feeds the STT ``stt_flush_duration`` seconds of silence so it finalizes what it heard,
+        waits up to ``transcript_timeout`` seconds for that final transcript (else uses the
+        interim text), then ends the turn. With ``skip_reply``, the user's message is added to
+        the history without a reply (and without interrupting the agent). The future gets the
+        committed transcript (``""`` when the user said nothing: then there is no reply).
+        """
+        for name, value in (
+            ("transcript_timeout", transcript_timeout),
+            ("stt_flush_duration", stt_flush_duration),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(
+                    f"commit_user_turn({name}=...) must be seconds >= 0, got {value!r}"
+                )
+        return self._running_activity().commit_user_turn(
+            transcript_timeout=transcript_timeout,
+            stt_flush_duration=stt_flush_duration,
+            skip_reply=skip_reply,
+        )
 
     def clear_user_turn(self) -> None:
         """Drop what the user said so far in this turn."""

@@ -7,6 +7,9 @@ accumulates final transcripts, and decides when the user's turn is over:
 - ``"stt"`` mode: after the STT's END_OF_SPEECH event;
 - ``"manual"``: only when ``commit_user_turn()`` is called.
 
+``commit_user_turn()`` may first flush the STT (feed it some silence so it finalizes what it
+heard) and wait a while for the final transcript; automatic endpointing is held meanwhile.
+
 After the end of speech it waits ``min_endpointing_delay`` (counted from the moment the user
 stopped speaking); when a turn-detector object says the turn is probably not over, it waits
 ``max_endpointing_delay`` instead. New speech cancels the pending decision.
@@ -26,6 +29,7 @@ from .. import stt as stt_mod
 from .. import vad as vad_mod
 from ..llm import ChatContext
 from ..utils import aio
+from ..utils.audio import silence
 from .generation import node_output
 
 logger = logging.getLogger("voxlane.agents.voice")
@@ -41,6 +45,10 @@ class EndOfTurnInfo:
     stopped_speaking_at: float | None
     end_of_utterance_delay: float
     transcription_delay: float
+    manual: bool = False
+    """Ended by ``commit_user_turn()`` rather than by endpointing."""
+    skip_reply: bool = False
+    """Record the user's message without replying (``commit_user_turn(skip_reply=True)``)."""
 
 
 class RecognitionHooks(Protocol):
@@ -93,6 +101,11 @@ class AudioRecognition:
         self._last_final_at: float | None = None
         self._closed = False
         self._input_ended = False
+        self._stt_speaking = False
+        self._stt_changed = asyncio.Event()
+        self._frame_format: tuple[int, int] | None = None  # (sample_rate, num_channels)
+        self._commit_task: asyncio.Task[None] | None = None
+        self._commit_fut: asyncio.Future[str] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -112,7 +125,7 @@ class AudioRecognition:
         self._closed = True
         if self._stt_input is not None:
             self._stt_input.close()
-        await aio.cancel_and_wait(self._eou_task, *self._tasks)
+        await aio.cancel_and_wait(self._eou_task, self._commit_task, *self._tasks)
         if self._vad_stream is not None:
             await self._vad_stream.aclose()
         self._tasks.clear()
@@ -128,6 +141,11 @@ class AudioRecognition:
         return task if task is not None and not task.done() else None
 
     @property
+    def speech_started_at(self) -> float | None:
+        """Loop time the user started speaking in the current turn (None: not yet)."""
+        return self._started_speaking_at
+
+    @property
     def current_transcript(self) -> str:
         """Final transcript of the current user turn, plus the latest interim text."""
         return " ".join(t for t in (self._transcript, self._interim) if t)
@@ -136,6 +154,7 @@ class AudioRecognition:
         """Feed one frame to the VAD and (``stt_frame`` or the frame itself) to the STT."""
         if self._closed or self._input_ended:
             return
+        self._frame_format = (frame.sample_rate, frame.num_channels)
         if self._vad_stream is not None:
             self._vad_stream.push_frame(frame)
         if self._stt_input is not None and not self._stt_input.closed:
@@ -162,21 +181,95 @@ class AudioRecognition:
             await asyncio.wait(tasks)
 
     def clear_user_turn(self) -> None:
-        """Forget the transcript of the current user turn."""
+        """Forget the transcript of the current user turn (a pending commit is cancelled)."""
         self._transcript = ""
         self._interim = ""
         self._confidences.clear()
         if self._eou_task is not None:
             self._eou_task.cancel()
             self._eou_task = None
+        if self._commit_task is not None:
+            self._commit_task.cancel()
+            self._commit_task = None
 
-    def commit_user_turn(self) -> None:
-        """End the user's turn now with what was transcribed so far."""
-        if self._transcript == "" and self._interim:
-            # use the interim text when no final transcript arrived yet
-            self._transcript = self._interim
-        self._interim = ""
-        self._run_eou(force=True)
+    def commit_user_turn(
+        self,
+        *,
+        transcript_timeout: float = 0.0,
+        stt_flush_duration: float = 0.0,
+        skip_reply: bool = False,
+    ) -> asyncio.Future[str]:
+        """End the user's turn with what was transcribed; the future gets that transcript.
+
+        First feeds ``stt_flush_duration`` seconds of silence to the STT so it finalizes what
+        it heard, then waits up to ``transcript_timeout`` seconds while a transcript is still
+        pending (interim text without its final, or the STT's speech not ended), then ends the
+        turn with the final text (or the interim text, when no final came). When the STT heard
+        nothing, the future gets ``""`` and the turn is not ended (no reply); without an STT
+        the turn always ends. While a commit is pending, calling again returns its future.
+        """
+        if self._commit_task is not None and self._commit_fut is not None:
+            return self._commit_fut
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        if self._closed:
+            fut.set_result("")
+            return fut
+        self._flush_stt(stt_flush_duration)
+        self._commit_fut = fut
+        self._commit_task = asyncio.create_task(
+            self._commit(fut, transcript_timeout, skip_reply), name="commit_user_turn"
+        )
+        return fut
+
+    def _flush_stt(self, duration: float) -> None:
+        chan = self._stt_input
+        if duration <= 0 or chan is None or chan.closed or self._frame_format is None:
+            return
+        sample_rate, num_channels = self._frame_format
+        chunk = 0.1
+        left = duration
+        while left > 1e-9:
+            step = min(chunk, left)
+            chan.send_nowait(silence(step, sample_rate=sample_rate, num_channels=num_channels))
+            left -= step
+
+    def _awaiting_final(self) -> bool:
+        return bool(self._interim) or self._stt_speaking
+
+    async def _commit(self, fut: asyncio.Future[str], timeout: float, skip_reply: bool) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            deadline = loop.time() + timeout
+            while self._stt_node is not None and self._awaiting_final():
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                self._stt_changed.clear()
+                try:
+                    await asyncio.wait_for(self._stt_changed.wait(), remaining)
+                except asyncio.TimeoutError:
+                    break
+            if self._transcript == "" and self._interim:
+                # no final transcript came: use the interim text
+                self._transcript = self._interim
+            self._interim = ""
+            self._stt_speaking = False
+            if self._eou_task is not None:
+                self._eou_task.cancel()
+                self._eou_task = None
+            transcript = self._transcript
+            if transcript or self._stt_node is None:
+                # without an STT the text is unknown (a realtime model hears the audio itself)
+                self._end_turn(manual=True, skip_reply=skip_reply)
+            else:
+                self._started_speaking_at = None
+            fut.set_result(transcript)
+        finally:
+            if not fut.done():
+                fut.cancel()
+            if self._commit_fut is fut:
+                self._commit_task = None
+                self._commit_fut = None
 
     # -- VAD ---------------------------------------------------------------------------------
 
@@ -211,6 +304,11 @@ class AudioRecognition:
             self._on_stt_event(ev)
 
     def _on_stt_event(self, ev: stt_mod.SpeechEvent) -> None:
+        self._stt_changed.set()
+        if ev.type == stt_mod.SpeechEventType.START_OF_SPEECH:
+            self._stt_speaking = True
+        elif ev.type == stt_mod.SpeechEventType.END_OF_SPEECH:
+            self._stt_speaking = False
         now = asyncio.get_running_loop().time()
         if ev.type == stt_mod.SpeechEventType.FINAL_TRANSCRIPT:
             text = ev.alternatives[0].text.strip() if ev.alternatives else ""
@@ -262,29 +360,32 @@ class AudioRecognition:
         self._speaking = False
         self._last_speaking_time = at
 
-    def _run_eou(self, *, force: bool = False) -> None:
-        if self._closed:
+    def _run_eou(self) -> None:
+        if self._closed or self._mode == "manual" or self._speaking:
             return
-        if self._mode == "manual" and not force:
-            return
-        if self._speaking and not force:
-            return
+        if self._commit_task is not None:
+            return  # commit_user_turn() ends this turn
         if self._eou_task is not None:
             self._eou_task.cancel()
-        self._eou_task = asyncio.create_task(self._bounce_eou(force=force), name="bounce_eou")
+        self._eou_task = asyncio.create_task(self._bounce_eou(), name="bounce_eou")
 
-    async def _bounce_eou(self, *, force: bool) -> None:
+    async def _bounce_eou(self) -> None:
         loop = asyncio.get_running_loop()
-        if not force:
-            if not self._transcript:
-                return
-            delay = self._min_delay
-            if self._turn_detector is not None:
-                delay = await self._detector_delay()
-            last = self._last_speaking_time if self._last_speaking_time is not None else loop.time()
-            wait = delay - (loop.time() - last)
-            if wait > 0:
-                await asyncio.sleep(wait)
+        if not self._transcript:
+            return
+        delay = self._min_delay
+        if self._turn_detector is not None:
+            delay = await self._detector_delay()
+        last = self._last_speaking_time if self._last_speaking_time is not None else loop.time()
+        wait = delay - (loop.time() - last)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._eou_task = None
+        self._end_turn()
+
+    def _end_turn(self, *, manual: bool = False, skip_reply: bool = False) -> None:
+        """Report the end of the turn to the hooks; forget the turn once they accept it."""
+        loop = asyncio.get_running_loop()
         now = loop.time()
         stopped = self._last_speaking_time
         info = EndOfTurnInfo(
@@ -300,8 +401,9 @@ class AudioRecognition:
                 if self._last_final_at is not None and stopped is not None
                 else 0.0
             ),
+            manual=manual,
+            skip_reply=skip_reply,
         )
-        self._eou_task = None
         if self._hooks.on_end_of_turn(info):
             self._transcript = ""
             self._interim = ""

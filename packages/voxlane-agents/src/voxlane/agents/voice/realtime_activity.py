@@ -58,6 +58,7 @@ from .speech_handle import SpeechHandle
 from .tool_loop import (
     _execute_tools,
     _wait_authorized,
+    create_tool_reply_handle,
     record_tool_outputs,
     reply_required,
     tool_steps_exhausted,
@@ -205,7 +206,7 @@ class RealtimeBridge:
         if self.server_turn_detection or activity.stt is not None:
             return
         self._cancel_commit()
-        delay = activity.session.options.min_endpointing_delay
+        delay = activity.options.min_endpointing_delay
         self._commit_timer = asyncio.get_running_loop().call_later(delay, self._commit_turn)
 
     def _cancel_commit(self) -> None:
@@ -500,7 +501,7 @@ class RealtimeBridge:
             or new_agent is not None
         ):
             tool_choice = "none"
-        child = activity._create_tool_reply_handle(speech)
+        child = create_tool_reply_handle(activity, speech)
         self._watch_interrupt(child)
 
         async def _create() -> GenerationCreatedEvent:

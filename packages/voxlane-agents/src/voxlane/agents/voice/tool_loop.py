@@ -23,7 +23,7 @@ from ..llm import ChatContext, ChatMessage, StopResponse
 from ..llm.tool_execution import ToolExecutionOutput, execute_function_call
 from ..utils import aio
 from .agent import ModelSettings, _task_scope
-from .events import FunctionToolsExecutedEvent
+from .events import FunctionToolsExecutedEvent, SpeechCreatedEvent
 from .generation import (
     perform_llm_inference,
 )
@@ -302,8 +302,42 @@ async def _after_tools(
             new_ctx.insert(item)
     # the child is announced (speech_created) before the parent is done, so whoever follows
     # the parent (RunResult, async toolsets) sees the reply
-    activity._schedule_tool_reply(speech, chat_ctx=new_ctx, tool_choice=next_choice)
+    schedule_tool_reply(activity, speech, chat_ctx=new_ctx, tool_choice=next_choice)
     speech._mark_done()
+
+
+def create_tool_reply_handle(activity: AgentActivity, parent: SpeechHandle) -> SpeechHandle:
+    """A new handle answering the tool outputs of ``parent`` (announced as tool_response).
+
+    It is queued with the parent's priority even while the agent drains, so the answer to
+    tools that ran (e.g. a handoff tool) is still said.
+    """
+    child = SpeechHandle.create(
+        allow_interruptions=parent.allow_interruptions,
+        step_index=parent.step_index + 1,
+        parent=parent,
+    )
+    parent._add_child(child)
+    activity.session.emit(
+        "speech_created",
+        SpeechCreatedEvent(speech_handle=child, user_initiated=False, source="tool_response"),
+    )
+    return child
+
+
+def schedule_tool_reply(
+    activity: AgentActivity, parent: SpeechHandle, *, chat_ctx: ChatContext, tool_choice: Any
+) -> SpeechHandle:
+    """Create, announce and queue the reply to ``parent``'s tool outputs."""
+    child = create_tool_reply_handle(activity, parent)
+    activity._spawn(
+        run_reply_step(
+            activity, child, chat_ctx=chat_ctx, user_message=None, tool_choice=tool_choice
+        ),
+        name=f"speech_tool_reply_{child.id}",
+    )
+    activity._schedule(child, parent.priority, force=True)
+    return child
 
 
 INTERRUPTED_HANDOFF_MESSAGE = "the agent handoff was interrupted and did not happen"

@@ -18,6 +18,13 @@ from .options import (
     default_text_input_cb,
 )
 from .room_io import RoomIO
+from .room_options import (
+    AudioInputOptions,
+    AudioOutputOptions,
+    RoomOptions,
+    TextInputOptions,
+    TextOutputOptions,
+)
 
 __all__ = [
     "ATTRIBUTE_AGENT_STATE",
@@ -27,6 +34,8 @@ __all__ = [
     "DEFAULT_PARTICIPANT_KINDS",
     "TOPIC_CHAT",
     "TOPIC_TRANSCRIPTION",
+    "AudioInputOptions",
+    "AudioOutputOptions",
     "AudioStreamFactory",
     "FrameFilter",
     "NoiseCancellation",
@@ -34,10 +43,13 @@ __all__ = [
     "RoomAudioOutput",
     "RoomIO",
     "RoomInputOptions",
+    "RoomOptions",
     "RoomOutputOptions",
     "RoomTranscriptionOutput",
     "TextInputCallback",
     "TextInputEvent",
+    "TextInputOptions",
+    "TextOutputOptions",
     "default_audio_stream",
     "default_text_input_cb",
 ]

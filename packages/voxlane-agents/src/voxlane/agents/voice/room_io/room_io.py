@@ -35,13 +35,17 @@ from .options import (
     RoomOutputOptions,
     TextInputEvent,
 )
+from .room_options import RoomOptions, resolve_room_options
 
 logger = logging.getLogger("voxlane.agents.room_io")
 
 
 class RoomIO:
     """Connects a session's inputs and outputs to ``room``. Created by
-    ``AgentSession.start(room=...)``; usable directly for custom setups."""
+    ``AgentSession.start(room=...)``; usable directly for custom setups.
+
+    Options: ``options=RoomOptions(...)`` or the older ``input_options=`` /
+    ``output_options=`` (not both)."""
 
     def __init__(
         self,
@@ -51,13 +55,17 @@ class RoomIO:
         input_options: NotGivenOr[RoomInputOptions | None] = NOT_GIVEN,
         output_options: NotGivenOr[RoomOutputOptions | None] = NOT_GIVEN,
         audio_stream_factory: AudioStreamFactory | None = None,
+        options: NotGivenOr[RoomOptions | None] = NOT_GIVEN,
     ) -> None:
+        input_options, output_options = resolve_room_options(
+            options if is_given(options) else None,
+            input_options if is_given(input_options) else None,
+            output_options if is_given(output_options) else None,
+        )
         self._session = agent_session
         self._room = room
-        self._in_opts = (input_options if is_given(input_options) else None) or RoomInputOptions()
-        self._out_opts = (
-            output_options if is_given(output_options) else None
-        ) or RoomOutputOptions()
+        self._in_opts: RoomInputOptions = input_options or RoomInputOptions()
+        self._out_opts: RoomOutputOptions = output_options or RoomOutputOptions()
         self._stream_factory = audio_stream_factory or default_audio_stream
         self._audio_in: ParticipantAudioInput | None = None
         self._audio_out: RoomAudioOutput | None = None
