@@ -47,6 +47,7 @@ from .turn_handling import (
     check_options,
     merge_legacy,
     parse_turn_handling,
+    with_overrides,
 )
 from .turn_mode import MODES as TURN_DETECTION_MODES
 
@@ -381,6 +382,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             raise RuntimeError("this AgentSession is already started")
         if self._closed:
             raise RuntimeError("this AgentSession is closed; create a new one")
+        with_overrides(self._opts, agent._voice_overrides, owner=agent.label)  # fits?
         legacy_room_options = [
             o for o in (room_input_options, room_output_options) if is_given(o) and o is not None
         ]
@@ -689,6 +691,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         """Hand the conversation to ``agent`` (the current one drains and exits first)."""
         if not isinstance(agent, Agent):
             raise TypeError(f"update_agent() needs an Agent, got {type(agent).__name__}")
+        with_overrides(self._opts, agent._voice_overrides, owner=agent.label)  # fits?
         self._agent = agent
         if not self._started:
             return
