@@ -16,6 +16,7 @@ if str(HERE) not in sys.path:
 
 from vx_worker_jobs import FakeParticipant, FakeRoom  # noqa: E402
 
+from voxlane.agents.llm import ChatMessage  # noqa: E402
 from voxlane.agents.testing import (  # noqa: E402
     FakeLLM,
     FakeSTT,
@@ -309,6 +310,7 @@ async def test_room_io_interrupted_reply_keeps_exactly_the_played_words() -> Non
     await asyncio.wait_for(handle, 10)
     assert handle.interrupted
     msg = session.history.items[-1]
+    assert isinstance(msg, ChatMessage)
     said = msg.text_content
     assert msg.role == "assistant" and msg.interrupted
     position = finished[0].playback_position

@@ -218,3 +218,13 @@ async def entrypoint(ctx: JobContext) -> None:
 
 def failing_prewarm(proc: JobProcess) -> None:
     raise RuntimeError("model file missing")
+
+
+def prewarm_noting_origin(proc: JobProcess) -> None:
+    """Like `prewarm`, and notes how the process was made: its parent, and whether the voice
+    runtime was already imported before anything of the job ran (a preloaded forkserver)."""
+    import sys
+
+    prewarm(proc)
+    proc.userdata["parent_pid"] = os.getppid()
+    proc.userdata["voice_preloaded"] = "voxlane.agents.voice" in sys.modules

@@ -1,4 +1,7 @@
-"""``cli.run_app(opts)``: the command line of an agent program.
+"""``cli.run_app(server)``: the command line of an agent program.
+
+``server`` is an `AgentServer` (with its ``@server.rtc_session()`` entrypoint) or a
+`WorkerOptions`/`ServerOptions`; every subcommand works the same with both.
 
 python agent.py start            # production worker, registers with LiveKit
 python agent.py dev              # development worker, reloads when files change
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..worker.options import WorkerOptions
+from ..worker.server import AgentServer, MissingRtcSessionError
 
 logger = logging.getLogger("voxlane.agents.cli")
 
@@ -72,12 +76,25 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def run_app(opts: WorkerOptions, *, argv: Sequence[str] | None = None) -> None:
+def run_app(server: AgentServer | WorkerOptions, *, argv: Sequence[str] | None = None) -> None:
     """Parse the command line and run the chosen subcommand; exits the process when done."""
-    if not isinstance(opts, WorkerOptions):
-        raise TypeError(f"run_app() needs a WorkerOptions, got {type(opts).__name__}")
+    if not isinstance(server, (AgentServer, WorkerOptions)):
+        raise TypeError(
+            "run_app() needs an AgentServer or a WorkerOptions (ServerOptions), got "
+            f"{type(server).__name__}"
+        )
     args = build_parser().parse_args(list(argv) if argv is not None else None)
     _setup_logging(args.log_level)
+    if isinstance(server, AgentServer):
+        if args.command == "download-files":
+            sys.exit(download_files())  # needs no entrypoint
+        try:
+            opts = server.to_server_options()
+        except MissingRtcSessionError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+    else:
+        opts = server
     code = _dispatch(opts, args)
     sys.exit(code)
 

@@ -60,6 +60,8 @@ class ExecutorConfig:
     memory_warn_mb: float = 0.0
     memory_limit_mb: float = 0.0
     memory_check_interval: float = 1.0
+    session_end_timeout: float = 0.0
+    """Extra time a job may take to end when it has an ``on_session_end`` (0 = none)."""
 
 
 @dataclass
@@ -233,12 +235,13 @@ class JobExecutor(abc.ABC):
     def _arm_kill_timer(self) -> None:
         if self._kill_timer is not None or self._ended.is_set():
             return
-        timeout = self._config.shutdown_timeout + KILL_GRACE_PERIOD
+        extra = self._config.session_end_timeout
+        timeout = self._config.shutdown_timeout + extra + KILL_GRACE_PERIOD
+        limit = f"shutdown_process_timeout ({self._config.shutdown_timeout:g} s)"
+        if extra:
+            limit += f" plus session_end_timeout ({extra:g} s)"
         self._kill_timer = asyncio.get_running_loop().call_later(
-            timeout,
-            self.kill,
-            f"the job did not exit within shutdown_process_timeout "
-            f"({self._config.shutdown_timeout:g} s)",
+            timeout, self.kill, f"the job did not exit within {limit}"
         )
 
     async def _main(self) -> None:

@@ -52,6 +52,8 @@ class JobRuntimeArgs:
     user_arguments: Any = None
     http_proxy: str | None = None
     log_level: int = logging.INFO
+    session_end_fnc: Callable[[JobContext], Awaitable[None]] | None = None
+    session_end_timeout: float = 300.0
 
 
 def proc_main(args: JobRuntimeArgs, sock: socket.socket) -> None:
@@ -204,6 +206,9 @@ class JobRuntime:
                     ctx.shutdown("the entrypoint returned without connecting to the room")
             reason = await waiter
             shutdown_errors = await ctx._run_shutdown_callbacks(self._args.shutdown_timeout)
+            session_end_error = await self._run_session_end(ctx)
+            if session_end_error is not None:
+                shutdown_errors.append(session_end_error)
             for msg in shutdown_errors:
                 logger.warning(msg, extra=ctx.log_context_fields)
             await cancel_and_wait(entry)
@@ -217,6 +222,21 @@ class JobRuntime:
             logger.exception("job failed")
         await self._send(Exiting(reason=reason, error=error, shutdown_errors=shutdown_errors))
         self._finished.set()
+
+    async def _run_session_end(self, ctx: JobContext) -> str | None:
+        """Run ``session_end_fnc(ctx)`` (``on_session_end``); what went wrong, if anything."""
+        fnc = self._args.session_end_fnc
+        if fnc is None:
+            return None
+        timeout = self._args.session_end_timeout
+        try:
+            await asyncio.wait_for(fnc(ctx), timeout)
+        except asyncio.TimeoutError:
+            return f"on_session_end did not finish within session_end_timeout ({timeout:g} s)"
+        except Exception as e:
+            logger.exception("on_session_end failed", extra=ctx.log_context_fields)
+            return f"on_session_end failed: {type(e).__name__}: {e}"
+        return None
 
 
 def _format_exc() -> str:

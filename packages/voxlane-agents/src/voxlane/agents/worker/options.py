@@ -6,6 +6,7 @@ import enum
 import inspect
 import math
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
@@ -28,6 +29,10 @@ class WorkerType(enum.Enum):
 
     ROOM = agent.JobType.JT_ROOM
     PUBLISHER = agent.JobType.JT_PUBLISHER
+
+
+ServerType = WorkerType
+"""The newer name of `WorkerType` (LiveKit Agents 1.3+): the same enum."""
 
 
 @dataclass
@@ -77,6 +82,10 @@ def _default_prewarm_fnc(proc: JobProcess) -> None:
 
 def _default_num_idle_processes() -> int:
     return max(1, min(math.ceil(os.cpu_count() or 1), 4))
+
+
+def _default_mp_context() -> Literal["spawn", "forkserver"]:
+    return "forkserver" if sys.platform.startswith("linux") else "spawn"
 
 
 LoadFnc = Callable[["Worker"], float] | Callable[[], float]
@@ -137,7 +146,18 @@ class WorkerOptions:
     )
     """Port of the health-check HTTP server (0 = any free port)."""
     http_proxy: str | None = None
-    multiprocessing_context: Literal["spawn", "forkserver"] = "spawn"
+    multiprocessing_context: Literal["spawn", "forkserver"] = field(
+        default_factory=_default_mp_context
+    )
+    """How job processes start: ``forkserver`` on Linux (forked from a process that preloaded
+    the framework: less memory per process, faster start; see ipc.proc_executor), else
+    ``spawn``."""
+    session_end_fnc: Callable[[JobContext], Awaitable[None]] | None = None
+    """Runs in the job process after the job's session ended (its shutdown callbacks ran), with
+    the job's `JobContext`; e.g. to store a session report. ``@server.rtc_session(on_session_end=)``
+    sets it."""
+    session_end_timeout: float = 300.0
+    """How long ``session_end_fnc`` may run before it is cancelled."""
     # -- Voxlane additions ----------------------------------------------------------------------
     room_factory: Callable[[], Any] | None = None
     """Creates the room object of each job (default ``livekit.rtc.Room``); tests inject fakes."""
@@ -168,6 +188,13 @@ class WorkerOptions:
         for name in ("request_fnc", "prewarm_fnc", "load_fnc"):
             if not callable(getattr(self, name)):
                 raise TypeError(f"WorkerOptions.{name} must be callable")
+        if self.session_end_fnc is not None and not inspect.iscoroutinefunction(
+            self.session_end_fnc
+        ):
+            raise TypeError(
+                "WorkerOptions.session_end_fnc (on_session_end) must be an `async def` function "
+                f"taking a JobContext, got {self.session_end_fnc!r}"
+            )
         if not isinstance(self.job_executor_type, JobExecutorType):
             raise TypeError(
                 "WorkerOptions.job_executor_type must be JobExecutorType.PROCESS or "
@@ -190,6 +217,7 @@ class WorkerOptions:
             "server_ping_interval",
             "server_ping_timeout",
             "assignment_timeout",
+            "session_end_timeout",
         ):
             v = getattr(self, name)
             if not v > 0:
@@ -243,6 +271,10 @@ class WorkerOptions:
         return key, secret
 
 
+ServerOptions = WorkerOptions
+"""The newer name of `WorkerOptions` (LiveKit Agents 1.3+): the same class."""
+
+
 def _both(opt: Any) -> list[Any]:
     if isinstance(opt, WorkerEnvOption):
         return [opt.dev_default, opt.prod_default]
@@ -251,6 +283,8 @@ def _both(opt: Any) -> list[Any]:
 
 __all__ = [
     "LoadFnc",
+    "ServerOptions",
+    "ServerType",
     "WorkerEnvOption",
     "WorkerOptions",
     "WorkerPermissions",

@@ -69,7 +69,7 @@ class UnpicklableJobFunctionError(TypeError):
 def _check_picklable(opts: WorkerOptions) -> None:
     """Job processes receive these functions pickled: fail now, with the fix, not at the first
     job."""
-    for name in ("entrypoint_fnc", "prewarm_fnc", "room_factory"):
+    for name in ("entrypoint_fnc", "prewarm_fnc", "session_end_fnc", "room_factory"):
         fnc = getattr(opts, name)
         if fnc is None:
             continue
@@ -111,6 +111,8 @@ class Worker(EventEmitter[EventTypes]):
             shutdown_timeout=opts.shutdown_process_timeout,
             http_proxy=opts.http_proxy,
             log_level=log_level,
+            session_end_fnc=opts.session_end_fnc,
+            session_end_timeout=opts.session_end_timeout,
         )
         if opts.job_executor_type == JobExecutorType.PROCESS:
             _check_picklable(opts)
@@ -122,6 +124,7 @@ class Worker(EventEmitter[EventTypes]):
             high_ping_threshold=opts.high_ping_threshold,
             memory_warn_mb=opts.job_memory_warn_mb,
             memory_limit_mb=opts.job_memory_limit_mb,
+            session_end_timeout=opts.session_end_timeout if opts.session_end_fnc else 0.0,
         )
         self._pool: ProcPool | None = None
         self._id = "unregistered"
