@@ -322,3 +322,20 @@ async def test_filler_in_a_background_tool_waits_for_the_agent_to_finish_talking
     assert tts.requests[:2] == ["Searching now, this takes a moment.", "Still searching."]
     assert "Still searching." not in [m.text_content for m in session.history.messages()]
     await session.aclose()
+
+
+async def test_closing_the_session_stops_a_waiting_filler_quietly(
+    vh: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    session: AgentSession[None] = AgentSession(llm=vh.ScriptedLLM([]), user_away_timeout=None)
+    await session.start(Agent(instructions="x"))
+    session._update_user_state("speaking")  # the filler waits for the user to stop
+    filler = FillerScheduler(session, "One moment.", delay=0.5)
+    with caplog.at_level(logging.DEBUG, logger="voxlane.agents.voice"):
+        async with filler:
+            await asyncio.sleep(1.0)
+            await session.aclose()
+            await asyncio.sleep(1.0)
+            assert filler._task is not None and filler._task.done()
+    assert filler.spoken == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

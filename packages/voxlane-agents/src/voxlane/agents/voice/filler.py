@@ -64,6 +64,10 @@ def _check_seconds(name: str, value: object, *, allow_zero: bool) -> float:
     return v
 
 
+class _SessionClosed(Exception):
+    """The session closed while a filler was waiting: the scheduler just stops."""
+
+
 class _Lines:
     """Turns any :data:`FillerSource` into ``await next_line(step)``."""
 
@@ -221,6 +225,8 @@ class FillerScheduler:
                 await handle._wait_played()
         except asyncio.CancelledError:
             raise
+        except _SessionClosed:
+            return  # nobody left to talk to
         except Exception:
             logger.exception("the filler speech stopped on an error")
 
@@ -237,7 +243,7 @@ class FillerScheduler:
         while not self._quiet():
             session = self._session
             if session._closing or session._closed:
-                raise RuntimeError("the session closed while a filler was waiting")
+                raise _SessionClosed
             waiters: list[asyncio.Future[Any]] = [
                 asyncio.ensure_future(session._wait_event(*_RESET_EVENTS, "close"))
             ]
