@@ -32,6 +32,12 @@ from .events import (
 from .run_context import RunContext
 from .run_result import RunResult
 from .speech_handle import SpeechHandle
+from .turn_handling import (
+    EndpointingOptions,
+    InterruptionOptions,
+    PreemptiveGenerationOptions,
+    TurnHandlingOptions,
+)
 
 if TYPE_CHECKING:
     from .console.chat_cli import ChatCLI
@@ -48,17 +54,21 @@ __all__ = [
     "CloseEvent",
     "CloseReason",
     "ConversationItemAddedEvent",
+    "EndpointingOptions",
     "ErrorEvent",
     "FunctionToolsExecutedEvent",
     "InlineTask",
+    "InterruptionOptions",
     "MetricsCollectedEvent",
     "ModelSettings",
+    "PreemptiveGenerationOptions",
     "RunContext",
     "RunResult",
     "SessionConnectOptions",
     "SpeechCreatedEvent",
     "SpeechHandle",
     "TurnDetectionMode",
+    "TurnHandlingOptions",
     "UserInputTranscribedEvent",
     "UserState",
     "UserStateChangedEvent",
