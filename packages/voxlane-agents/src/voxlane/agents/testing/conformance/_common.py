@@ -67,8 +67,17 @@ class TaskTracker:
         self._ignore = tuple(ignore_prefixes)
 
     async def leftovers(self) -> list[asyncio.Task[Any]]:
-        for _ in range(5):
+        # short-lived clean-up tasks (e.g. the loop closing an SDK's abandoned async generator,
+        # ``async_generator_athrow``) get a few dozen loop turns to finish; a leaked task does not
+        left: list[asyncio.Task[Any]] = []
+        for _ in range(50):
             await asyncio.sleep(0)
+            left = self._running_new_tasks()
+            if not left:
+                break
+        return left
+
+    def _running_new_tasks(self) -> list[asyncio.Task[Any]]:
         current = asyncio.current_task()
         return [
             t
@@ -81,4 +90,11 @@ class TaskTracker:
 
     async def assert_no_leftovers(self, what: str) -> None:
         left = await self.leftovers()
-        assert not left, f"{what} left tasks running: {[t.get_name() for t in left]}"
+        assert not left, f"{what} left tasks running: {[_describe(t) for t in left]}"
+
+
+def _describe(task: asyncio.Task[Any]) -> str:
+    """A task's name and the coroutine it runs (unnamed tasks are otherwise anonymous)."""
+    coro = task.get_coro()
+    qualname = getattr(coro, "__qualname__", type(coro).__name__)
+    return f"{task.get_name()} ({qualname})"
