@@ -18,7 +18,8 @@ from voxlane.agents.testing.fakes import (
     ScriptedTranscript,
     audio_pattern,
 )
-from voxlane.agents.voice import Agent, AgentSession
+from voxlane.agents.types import NOT_GIVEN
+from voxlane.agents.voice import Agent, AgentSession, AgentTask
 from voxlane.agents.voice.io_impl import MemoryAudioOutput, QueueAudioInput
 from voxlane.agents.voice.turn_handling import TurnHandlingOptions
 
@@ -222,6 +223,14 @@ async def test_agent_values_that_do_not_fit_the_session_are_an_error() -> None:
     with pytest.raises(ValueError, match="Agent: max_endpointing_delay"):
         session.update_agent(agent)
     await session.aclose()
+
+
+def test_agent_task_takes_turn_handling_too() -> None:
+    task: AgentTask[str] = AgentTask(
+        instructions="collect the date", turn_handling={"interruption": {"enabled": False}}
+    )
+    assert task.allow_interruptions is False
+    assert task.turn_detection is NOT_GIVEN
 
 
 async def test_agent_turn_detection_from_turn_handling() -> None:

@@ -56,7 +56,12 @@ class ModelSettings:
 
 
 class Agent:
-    """A persona: instructions, tools and (optionally) its own models and turn-taking options."""
+    """A persona: instructions, tools and (optionally) its own models and turn-taking options.
+
+    Turn-taking options come from ``turn_handling=`` (LiveKit's newer spelling, see
+    ``turn_handling.py``) or the older ``turn_detection=`` / ``allow_interruptions=``; each
+    value the agent sets overrides the session's while the agent runs.
+    """
 
     # tool execution detects a handoff return value by this marker
     _voxlane_agent: ClassVar[bool] = True
