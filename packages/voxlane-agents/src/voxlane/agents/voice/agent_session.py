@@ -44,12 +44,9 @@ from .speech_handle import SpeechHandle, _running_tool_speech
 from .turn_handling import (
     TurnHandlingOptions,
     VoiceOptions,
-    check_options,
-    merge_legacy,
-    parse_turn_handling,
+    build_session_options,
     with_overrides,
 )
-from .turn_mode import MODES as TURN_DETECTION_MODES
 
 if TYPE_CHECKING:
     from .. import stt as stt_mod
@@ -80,37 +77,6 @@ class SessionConnectOptions:
 def _check_non_negative(name: str, value: float | None) -> None:
     if value is not None and value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
-
-
-_NUMERIC_LEGACY = (
-    "min_interruption_duration",
-    "min_interruption_words",
-    "min_endpointing_delay",
-    "max_endpointing_delay",
-    "false_interruption_timeout",
-)
-
-
-def _build_options(turn_handling: NotGivenOr[TurnHandlingOptions], **legacy: Any) -> VoiceOptions:
-    """The session's turn options from ``turn_handling`` and the old keyword arguments."""
-    defaults = VoiceOptions()
-    for name in _NUMERIC_LEGACY:
-        _check_non_negative(name, legacy[name])
-    turn_detection = legacy.pop("turn_detection")
-    if isinstance(turn_detection, str) and turn_detection not in TURN_DETECTION_MODES:
-        raise ValueError(
-            f"unknown turn_detection {turn_detection!r}; use 'stt', 'vad', 'realtime_llm', "
-            "'manual' or a turn detector object"
-        )
-    fields = (
-        parse_turn_handling(turn_handling, owner="AgentSession") if is_given(turn_handling) else {}
-    )
-    old = {name: (value, getattr(defaults, name)) for name, value in legacy.items()}
-    old["turn_detection"] = (turn_detection, NOT_GIVEN)
-    merged = merge_legacy(fields, old, owner="AgentSession")
-    opts = VoiceOptions(**merged)
-    check_options(opts, owner="AgentSession")
-    return opts
 
 
 class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
@@ -176,7 +142,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
         turn_handling: NotGivenOr[TurnHandlingOptions] = NOT_GIVEN,
     ) -> None:
         super().__init__()
-        self._opts = _build_options(
+        self._opts = build_session_options(
             turn_handling,
             turn_detection=turn_detection,
             allow_interruptions=allow_interruptions,

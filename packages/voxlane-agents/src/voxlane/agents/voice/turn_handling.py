@@ -33,6 +33,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
+from ..types import NOT_GIVEN
+
 logger = logging.getLogger("voxlane.agents.voice")
 
 TURN_DETECTION_MODES = ("stt", "vad", "realtime_llm", "manual")
@@ -340,6 +342,41 @@ def check_options(opts: VoiceOptions, *, owner: str) -> None:
         )
 
 
+_NUMERIC_LEGACY = (
+    "min_interruption_duration",
+    "min_interruption_words",
+    "min_endpointing_delay",
+    "max_endpointing_delay",
+    "false_interruption_timeout",
+)
+
+
+def build_session_options(turn_handling: Any, **legacy: Any) -> VoiceOptions:
+    """A session's turn options from ``turn_handling`` (NOT_GIVEN: none) and the old keyword
+    arguments ``legacy`` (``turn_detection`` and the VoiceOptions fields of the same name)."""
+    defaults = VoiceOptions()
+    for name in _NUMERIC_LEGACY:
+        value = legacy[name]
+        if value is not None and value < 0:
+            raise ValueError(f"{name} must be >= 0, got {value}")
+    turn_detection = legacy.pop("turn_detection")
+    if isinstance(turn_detection, str) and turn_detection not in TURN_DETECTION_MODES:
+        raise ValueError(
+            f"unknown turn_detection {turn_detection!r}; use 'stt', 'vad', 'realtime_llm', "
+            "'manual' or a turn detector object"
+        )
+    fields = (
+        parse_turn_handling(turn_handling, owner="AgentSession")
+        if turn_handling is not NOT_GIVEN
+        else {}
+    )
+    old = {name: (value, getattr(defaults, name)) for name, value in legacy.items()}
+    old["turn_detection"] = (turn_detection, NOT_GIVEN)
+    opts = VoiceOptions(**merge_legacy(fields, old, owner="AgentSession"))
+    check_options(opts, owner="AgentSession")
+    return opts
+
+
 def with_overrides(base: VoiceOptions, overrides: dict[str, Any], *, owner: str) -> VoiceOptions:
     """``base`` with an agent's values put over it (key by key)."""
     if not overrides:
@@ -355,6 +392,7 @@ __all__ = [
     "PreemptiveGenerationOptions",
     "TurnHandlingOptions",
     "VoiceOptions",
+    "build_session_options",
     "check_options",
     "merge_legacy",
     "overrides_as_turn_handling",
