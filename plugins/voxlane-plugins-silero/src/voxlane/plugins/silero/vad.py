@@ -1,17 +1,14 @@
 """Silero voice activity detection as a Voxlane :class:`~voxlane.agents.vad.VAD`.
 
-Inference runs on onnxruntime (never torch) in a worker thread, one intra-op thread per session,
-so the event loop never blocks on the model.
+Inference runs on onnxruntime (never torch) on one worker thread per process that batches the
+windows of concurrent streams (``batching.py``), so the event loop never blocks on the model.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 import time
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from livekit import rtc
 from voxlane.agents import vad as agents_vad
 from voxlane.agents.types import NOT_GIVEN, NotGivenOr, is_given
 
+from .batching import inference_batcher
 from .onnx_model import SUPPORTED_SAMPLE_RATES, SileroOnnxModel, new_session
 
 logger = logging.getLogger("voxlane.plugins.silero")
@@ -29,25 +27,6 @@ logger = logging.getLogger("voxlane.plugins.silero")
 SLOW_INFERENCE_THRESHOLD = 0.2
 """Seconds of inference backlog (compute time beyond the audio's own duration) before warning."""
 _SLOW_WARNING_INTERVAL = 5.0
-
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
-
-
-def _inference_executor() -> ThreadPoolExecutor:
-    """The one thread that runs every Silero inference of this process.
-
-    Not the loop's default executor: with its several threads, dozens of sessions each
-    submitting a window every 32 ms made the threads fight the event loop for the GIL (at 64
-    sessions: 2.8% of audio frames over 50 ms late and 25,000 involuntary context switches in
-    15 s; with this single thread: none late, 1,400 switches; bench/sessions_per_process.py).
-    One thread still keeps up with about 200 sessions (0.13 ms per window).
-    """
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="silero-vad")
-        return _executor
 
 
 @dataclass
@@ -270,19 +249,7 @@ class VADStream(agents_vad.VADStream):
     def _update_options(self, opts: VADOptions) -> None:
         self._opts = opts
 
-    def _infer(self, pcm: npt.NDArray[np.int16]) -> list[tuple[float, float]]:
-        """Run in a worker thread: (probability, seconds of compute) per window."""
-        audio = pcm.astype(np.float32) / 32768.0
-        w = self._model.window_size_samples
-        results: list[tuple[float, float]] = []
-        for i in range(0, audio.shape[0], w):
-            t0 = time.perf_counter()
-            prob = self._model(audio[i : i + w])
-            results.append((prob, time.perf_counter() - t0))
-        return results
-
     async def _main_task(self) -> None:
-        loop = asyncio.get_running_loop()
         model_rate = self._opts.sample_rate
         window = self._model.window_size_samples
         window_dur = self._model.window_duration
@@ -331,7 +298,7 @@ class VADStream(agents_vad.VADStream):
                 return
             pcm = model_buf.take(usable)
             t0 = time.perf_counter()
-            results = await loop.run_in_executor(_inference_executor(), self._infer, pcm)
+            results = await inference_batcher().submit(self._model, pcm)
             hop_overhead = max(time.perf_counter() - t0 - sum(r[1] for r in results), 0.0)
 
             for idx, (prob, inf) in enumerate(results):
