@@ -354,6 +354,50 @@ async def test_on_session_end_runs_after_a_crashed_entrypoint(tmp_path: Path) ->
         await asyncio.gather(task, return_exceptions=True)
 
 
+async def test_a_long_on_session_end_gets_its_own_time_before_the_kill(tmp_path: Path) -> None:
+    """The job process may take shutdown_process_timeout plus session_end_timeout to end: an
+    on_session_end slower than shutdown_process_timeout + the kill grace period completes."""
+    server = _thread_server(
+        job_executor_type=JobExecutorType.PROCESS,
+        num_idle_processes=0,
+        shutdown_process_timeout=0.5,
+        session_end_timeout=30.0,
+        initialize_process_timeout=60.0,
+    )
+    server.rtc_session(jobs.entrypoint, on_session_end=session_fns.slow_session_end)
+    task = asyncio.create_task(server.run(unregistered=True))
+    try:
+        await asyncio.sleep(0)
+        ex = await server.worker.simulate_job(
+            room="sim", metadata=json.dumps({"dir": str(tmp_path), "mode": "wait_release"})
+        )
+        job_id = ex.running_job.job.id  # type: ignore[union-attr]
+        started = await _wait_file(tmp_path / f"{job_id}.started")
+        (tmp_path / f"{job_id}.release").write_text("go")
+        await ex.join()
+        assert ex.outcome is not None and ex.outcome.success, ex.outcome
+        assert not ex.outcome.killed
+        ended = await _wait_file(tmp_path / f"{job_id}.session_end")
+        assert ended["pid"] == started["pid"] == ex.pid
+    finally:
+        await server.aclose()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def test_download_files_needs_no_rtc_session(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from voxlane.agents.plugin import manager
+
+    host = manager.PluginHost()
+    monkeypatch.setattr(host, "load_entry_points", lambda: None)  # no installed plugins
+    monkeypatch.setattr(manager, "get_plugin_host", lambda: host)
+    with pytest.raises(SystemExit) as info:
+        run_app(AgentServer(), argv=["download-files"])
+    assert info.value.code == 0
+    assert "No installed plugin has files to prepare." in capsys.readouterr().out
+
+
 # -- the program, run with the command line (process executor) -------------------------------
 
 
@@ -450,6 +494,34 @@ async def test_connect_runs_one_job_of_the_agent_server_program(tmp_path: Path) 
         assert await asyncio.wait_for(proc.wait(), 60) == 0
         ended = await _wait_file(tmp_path / f"{started['job_id']}.session_end")
         assert ended["room"] == "support-room" and ended["reason"] == "released"
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+async def test_dev_registers_the_agent_server_program(livekit: fake.FakeLiveKitServer) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(AGENT),
+        "dev",
+        "--no-reload",
+        "--url",
+        livekit.url,
+        "--api-key",
+        fake.API_KEY,
+        "--api-secret",
+        fake.API_SECRET,
+        env=_env(),
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        conn = await livekit.wait_connection(0, timeout=60)
+        assert conn.register is not None and conn.register.agent_name == "vx-server-agent"
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 60) == 0
+        await conn.wait_for(lambda: conn.closed, timeout=30)
     finally:
         if proc.returncode is None:
             proc.kill()

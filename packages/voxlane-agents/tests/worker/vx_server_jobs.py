@@ -51,3 +51,9 @@ async def failing_session_end(ctx: JobContext) -> None:
 
 async def hanging_session_end(ctx: JobContext) -> None:
     await asyncio.sleep(3600)
+
+
+async def slow_session_end(ctx: JobContext) -> None:
+    """Takes longer than shutdown_process_timeout plus the kill grace period, then records."""
+    await asyncio.sleep(3.0)
+    await on_session_end(ctx)

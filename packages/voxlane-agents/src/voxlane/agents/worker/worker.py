@@ -66,6 +66,13 @@ class UnpicklableJobFunctionError(TypeError):
     """A function of `WorkerOptions` cannot be sent to job processes."""
 
 
+_NEWER_NAMES = {
+    "entrypoint_fnc": " (the @server.rtc_session() function)",
+    "prewarm_fnc": " (AgentServer setup_fnc)",
+    "session_end_fnc": " (rtc_session on_session_end)",
+}
+
+
 def _check_picklable(opts: WorkerOptions) -> None:
     """Job processes receive these functions pickled: fail now, with the fix, not at the first
     job."""
@@ -77,7 +84,8 @@ def _check_picklable(opts: WorkerOptions) -> None:
             pickle.dumps(fnc)
         except Exception as e:
             raise UnpicklableJobFunctionError(
-                f"WorkerOptions.{name} ({getattr(fnc, '__qualname__', fnc)!r}) cannot be sent to "
+                f"WorkerOptions.{name}{_NEWER_NAMES.get(name, '')} "
+                f"({getattr(fnc, '__qualname__', fnc)!r}) cannot be sent to "
                 f"a job process ({type(e).__name__}: {e}). Define it as a function at the top "
                 "level of a module (not a lambda, a nested function or a bound method), or use "
                 "job_executor_type=JobExecutorType.THREAD."
