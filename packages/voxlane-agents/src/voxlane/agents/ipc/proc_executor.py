@@ -3,14 +3,16 @@
 Default: ``forkserver`` on Linux (as in LiveKit), ``spawn`` elsewhere. The forkserver imports the
 framework once (``_forkserver_preload``: the job runtime and the voice runtime, then
 ``gc.freeze``) and forks every job process from that state, so job processes share those pages
-copy-on-write and skip the interpreter start and imports. Measured on the 2-core dev machine
-(``bench/memory.py --no-livekit --quick``, one idle prewarmed job process; spawn -> forkserver):
+copy-on-write and skip the interpreter start and imports. Measured on the 2-core dev machine,
+one idle prewarmed job process, spawn -> forkserver (``bench/memory.py --no-livekit --quick``,
+and the Silero figures as three back-to-back pairs; USS depends on whether other processes on the
+machine map the same libraries, so only figures taken together compare):
 
 - prewarm none:   RSS 43.3 -> 44.1 MB, PSS 31.1 -> 22.7 MB, USS 26.9 -> 5.6 MB
-- prewarm silero: RSS 95.2 -> 90.2 MB, PSS 71.8 -> 59.7 MB, USS 56.6 -> 35.7 MB
+- prewarm silero: RSS 95.2 -> 89.3 MB, PSS 83.2 -> 68.2 MB, USS 77.7 -> 52.6 MB
 - start to prewarmed (light prewarm): 0.25-0.67 s -> 0.015 s after the forkserver's first start
 
-USS (what each extra process costs) drops by about 21 MB; PSS falls further as more job
+USS (what each extra process costs) drops by 21-25 MB; PSS falls further as more job
 processes share the forkserver's pages. The forkserver ignores SIGTERM (a SIGTERM to the whole
 process group must drain the worker, not end the process that reports job exits) and exits with
 the worker. The agent program itself (``__main__``) is not preloaded: its top level runs in each
