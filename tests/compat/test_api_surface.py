@@ -149,7 +149,9 @@ SIGNATURES: dict[str, dict[str, tuple[str, Any]]] = {
     ),
     f"{VOICE}:AgentSession.start": {
         "agent": (POS, R),
-        **kw(room=N, room_input_options=N, room_output_options=N, capture_run=False),
+        **kw(
+            room=N, room_options=N, room_input_options=N, room_output_options=N, capture_run=False
+        ),
     },
     f"{VOICE}:AgentSession.say": {
         "text": (POS, R),
@@ -158,15 +160,25 @@ SIGNATURES: dict[str, dict[str, tuple[str, Any]]] = {
     f"{VOICE}:AgentSession.generate_reply": kw(
         user_input=N, instructions=N, tool_choice=N, allow_interruptions=N
     ),
-    f"{VOICE}:AgentSession.interrupt": {},
+    f"{VOICE}:AgentSession.interrupt": kw(force=False),
     f"{VOICE}:AgentSession.update_agent": pos("agent"),
     f"{VOICE}:AgentSession.clear_user_turn": {},
-    f"{VOICE}:AgentSession.commit_user_turn": {},
+    f"{VOICE}:AgentSession.commit_user_turn": kw(
+        transcript_timeout=2.0, stt_flush_duration=2.0, skip_reply=False
+    ),
     f"{VOICE}:AgentSession.drain": {},
     f"{VOICE}:AgentSession.aclose": {},
     f"{VOICE}:AgentSession.run": kw(user_input=R),
     f"{VOICE}:RunContext.__init__": kw(session=R, speech_handle=R, function_call=R),
     f"{VOICE}:RunContext.disallow_interruptions": {},
+    # newer 1.x API (reference sections 2.6, 2.3 and 4.1)
+    f"{VOICE}:RunContext.update": pos("message"),
+    f"{VOICE}:RunContext.with_filler": {
+        "source": (POS, R),
+        **kw(delay=0, interval=None, max_steps=None),
+    },
+    f"{V}.tts:SentenceStreamPacer.__init__": kw(min_remaining_audio=5.0, max_text_length=300),
+    f"{V}:AgentServer.rtc_session": kw(agent_name="", on_request=None, on_session_end=None),
     f"{VOICE}:RunContext.wait_for_playout": {},
     f"{VOICE}:SpeechHandle.__init__": kw(
         speech_id=R, allow_interruptions=R, step_index=R, parent=R
@@ -262,7 +274,7 @@ SIGNATURES: dict[str, dict[str, tuple[str, Any]]] = {
     },
     f"{V}.tts:TTS.stream": kw(conn_options=resolve(f"{V}.types:DEFAULT_API_CONNECT_OPTIONS")),
     f"{V}.tts:SynthesizeStream.push_text": pos("token"),
-    f"{V}.tts:StreamAdapter.__init__": kw(tts=R, sentence_tokenizer=N),
+    f"{V}.tts:StreamAdapter.__init__": kw(tts=R, sentence_tokenizer=N, text_pacing=False),
     f"{V}.tts:FallbackAdapter.__init__": {
         "tts": (POS, R),
         **kw(max_retry_per_tts=2, sample_rate=None),
@@ -312,6 +324,10 @@ EXPORTS: dict[str, list[str]] = {
         "UserStateChangedEvent", "SpeechCreatedEvent", "FunctionToolsExecutedEvent",
         "AgentFalseInterruptionEvent", "cli", "llm", "stt", "tts", "vad", "tokenize", "metrics",
         "utils", "mcp", "voice",
+        # newer 1.x names (reference: AgentServer, TurnHandlingOptions, RoomOptions)
+        "AgentServer", "ServerOptions", "ServerType", "TurnHandlingOptions",
+        "EndpointingOptions", "InterruptionOptions", "PreemptiveGenerationOptions",
+        "room_io",
     ],
     VOICE: [
         "Agent", "AgentSession", "AgentTask", "InlineTask", "RunContext", "SpeechHandle",
@@ -337,7 +353,7 @@ EXPORTS: dict[str, list[str]] = {
     f"{V}.tts": [
         "TTS", "ChunkedStream", "SynthesizeStream", "SynthesizedAudio", "TTSCapabilities",
         "AudioEmitter", "StreamAdapter", "FallbackAdapter", "AvailabilityChangedEvent",
-        "TTSError",
+        "TTSError", "SentenceStreamPacer",
     ],
     f"{V}.vad": ["VAD", "VADStream", "VADEvent", "VADEventType", "VADCapabilities"],
     f"{V}.tokenize": [
@@ -345,6 +361,11 @@ EXPORTS: dict[str, list[str]] = {
         "basic", "utils",
     ],
     f"{V}.tokenize.basic": ["SentenceTokenizer", "WordTokenizer", "hyphenate_word"],
+    f"{V}.tokenize.blingfire": ["SentenceTokenizer", "WordTokenizer"],
+    f"{VOICE}.room_io": [
+        "RoomIO", "RoomOptions", "RoomInputOptions", "RoomOutputOptions", "AudioInputOptions",
+        "AudioOutputOptions", "TextInputOptions", "TextOutputOptions",
+    ],
     f"{V}.metrics": [
         "LLMMetrics", "STTMetrics", "TTSMetrics", "VADMetrics", "EOUMetrics",
         "RealtimeModelMetrics", "UsageCollector", "UsageSummary", "AgentMetrics", "log_metrics",

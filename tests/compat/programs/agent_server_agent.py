@@ -17,16 +17,17 @@ from dataclasses import dataclass
 
 from livekit.agents import (
     Agent,
+    AgentServer,
     AgentSession,
     AutoSubscribe,
     JobContext,
     JobProcess,
     JobRequest,
     RunContext,
+    ServerType,
     cli,
     function_tool,
 )
-from livekit.agents.worker import AgentServer, ServerType
 from livekit.plugins import silero
 
 logger = logging.getLogger("weather-server")

@@ -1,6 +1,6 @@
 """A push-to-talk concierge written the LiveKit Agents 1.8 way: the turn options as one
 ``turn_handling=`` mapping (on the session and on the agent), the room binding as
-``room_options=RoomOptions(...)``, ``commit_user_turn(transcript_timeout=...,
+``room_options=room_io.RoomOptions(...)``, ``commit_user_turn(transcript_timeout=...,
 stt_flush_duration=...)`` whose future gives the committed transcript,
 ``commit_user_turn(skip_reply=True)`` and ``interrupt(force=True)``."""
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from livekit.agents import Agent, AgentSession
-from livekit.agents.voice.room_io import RoomOptions, TextInputEvent, TextInputOptions
+from livekit.agents import Agent, AgentSession, room_io
+from livekit.agents.voice.room_io import TextInputEvent, TextInputOptions
 
 logger = logging.getLogger("push_to_talk")
 
@@ -51,7 +51,7 @@ async def start(session: AgentSession[None], room: Any) -> None:
     await session.start(
         Concierge(),
         room=room,
-        room_options=RoomOptions(
+        room_options=room_io.RoomOptions(
             text_input=TextInputOptions(text_input_cb=on_chat),
             audio_input=False,  # the kiosk's microphone is wired to session.input directly
             audio_output=False,

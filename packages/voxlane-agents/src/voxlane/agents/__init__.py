@@ -62,22 +62,35 @@ if TYPE_CHECKING:
         CloseEvent,
         CloseReason,
         ConversationItemAddedEvent,
+        EndpointingOptions,
         ErrorEvent,
         FunctionToolsExecutedEvent,
         InlineTask,
+        InterruptionOptions,
         MetricsCollectedEvent,
         ModelSettings,
+        PreemptiveGenerationOptions,
         RunContext,
         SessionConnectOptions,
         SpeechCreatedEvent,
         SpeechHandle,
+        TurnHandlingOptions,
         UserInputTranscribedEvent,
         UserStateChangedEvent,
         VoiceOptions,
+        room_io,
     )
-    from .voice.room_io import RoomInputOptions, RoomIO, RoomOutputOptions
+    from .voice.room_io import RoomInputOptions, RoomIO, RoomOptions, RoomOutputOptions
     from .voice.run_result import RunResult, mock_tools
-    from .worker import Worker, WorkerOptions, WorkerPermissions, WorkerType
+    from .worker import (
+        AgentServer,
+        ServerOptions,
+        ServerType,
+        Worker,
+        WorkerOptions,
+        WorkerPermissions,
+        WorkerType,
+    )
 
 _SUBMODULES = {
     "cli",
@@ -95,6 +108,9 @@ _SUBMODULES = {
     "worker",
 }
 
+# LiveKit names for submodules that live deeper here (``from livekit.agents import room_io``)
+_SUBMODULE_ALIASES = {"room_io": "voice.room_io"}
+
 _LAZY: dict[str, str] = {
     # voice runtime
     **dict.fromkeys(
@@ -107,22 +123,28 @@ _LAZY: dict[str, str] = {
             "CloseEvent",
             "CloseReason",
             "ConversationItemAddedEvent",
+            "EndpointingOptions",
             "ErrorEvent",
             "FunctionToolsExecutedEvent",
             "InlineTask",
+            "InterruptionOptions",
             "MetricsCollectedEvent",
             "ModelSettings",
+            "PreemptiveGenerationOptions",
             "RunContext",
             "SessionConnectOptions",
             "SpeechCreatedEvent",
             "SpeechHandle",
+            "TurnHandlingOptions",
             "UserInputTranscribedEvent",
             "UserStateChangedEvent",
             "VoiceOptions",
         ],
         "voice",
     ),
-    **dict.fromkeys(["RoomIO", "RoomInputOptions", "RoomOutputOptions"], "voice.room_io"),
+    **dict.fromkeys(
+        ["RoomIO", "RoomInputOptions", "RoomOptions", "RoomOutputOptions"], "voice.room_io"
+    ),
     **dict.fromkeys(["AsyncRunContext", "AsyncToolset"], "llm"),
     **dict.fromkeys(["RunResult", "mock_tools"], "voice.run_result"),
     **dict.fromkeys(["ModelNotFoundError", "ProviderNotFoundError", "resolve_provider"], "plugin"),
@@ -157,13 +179,26 @@ _LAZY: dict[str, str] = {
         ],
         "job",
     ),
-    **dict.fromkeys(["Worker", "WorkerOptions", "WorkerPermissions", "WorkerType"], "worker"),
+    **dict.fromkeys(
+        [
+            "AgentServer",
+            "ServerOptions",
+            "ServerType",
+            "Worker",
+            "WorkerOptions",
+            "WorkerPermissions",
+            "WorkerType",
+        ],
+        "worker",
+    ),
 }
 
 
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
+    if name in _SUBMODULE_ALIASES:
+        return importlib.import_module(f".{_SUBMODULE_ALIASES[name]}", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'voxlane.agents' has no attribute {name!r}")
@@ -173,7 +208,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _SUBMODULES | set(_LAZY))
+    return sorted(set(globals()) | _SUBMODULES | set(_SUBMODULE_ALIASES) | set(_LAZY))
 
 
 __all__ = [
@@ -186,6 +221,7 @@ __all__ = [
     "APITimeoutError",
     "Agent",
     "AgentFalseInterruptionEvent",
+    "AgentServer",
     "AgentSession",
     "AgentStateChangedEvent",
     "AgentTask",
@@ -200,6 +236,7 @@ __all__ = [
     "CloseEvent",
     "CloseReason",
     "ConversationItemAddedEvent",
+    "EndpointingOptions",
     "ErrorEvent",
     "FunctionCall",
     "FunctionCallOutput",
@@ -207,6 +244,7 @@ __all__ = [
     "FunctionToolsExecutedEvent",
     "ImageContent",
     "InlineTask",
+    "InterruptionOptions",
     "JobContext",
     "JobExecutorType",
     "JobProcess",
@@ -216,19 +254,24 @@ __all__ = [
     "ModelSettings",
     "NotGiven",
     "NotGivenOr",
+    "PreemptiveGenerationOptions",
     "ProviderNotFoundError",
     "RawFunctionTool",
     "RoomIO",
     "RoomInputOptions",
+    "RoomOptions",
     "RoomOutputOptions",
     "RunContext",
     "RunResult",
+    "ServerOptions",
+    "ServerType",
     "SessionConnectOptions",
     "SpeechCreatedEvent",
     "SpeechHandle",
     "StopResponse",
     "ToolError",
     "ToolFlag",
+    "TurnHandlingOptions",
     "UserInputTranscribedEvent",
     "UserStateChangedEvent",
     "VoiceOptions",
@@ -247,6 +290,7 @@ __all__ = [
     "mock_tools",
     "plugin",
     "resolve_provider",
+    "room_io",
     "stt",
     "tokenize",
     "tts",
