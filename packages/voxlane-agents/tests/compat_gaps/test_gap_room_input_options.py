@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
@@ -17,6 +16,7 @@ from livekit.protocol import agent, models
 from voxlane.agents.job import JobAcceptArguments, JobContext, JobProcess, RunningJobInfo
 from voxlane.agents.job.context import _job_context_var
 from voxlane.agents.testing import FakeLLM
+from voxlane.agents.testing.room import MemoryRoom, TextReader, track_frames
 from voxlane.agents.voice import Agent, AgentSession
 from voxlane.agents.voice.room_io import (
     TOPIC_CHAT,
@@ -29,80 +29,17 @@ from voxlane.agents.voice.room_io import (
 NO_OUTPUT = RoomOutputOptions(audio_enabled=False, transcription_enabled=False)
 
 
-class _Participant:
-    def __init__(self, identity: str, kind: int = rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD):
-        self.identity = identity
-        self.name = identity
-        self.kind = kind
-        self.attributes: dict[str, str] = {}
-        self.track_publications: dict[str, Any] = {}
-
-    async def set_attributes(self, attributes: dict[str, str]) -> None:
-        self.attributes.update(attributes)
-
-
-class _Track:
-    def __init__(self, sid: str) -> None:
-        self.sid = sid
-        self.kind = rtc.TrackKind.KIND_AUDIO
-        self.frames: asyncio.Queue[rtc.AudioFrame] = asyncio.Queue()
-
-
-class _Publication:
-    def __init__(self, track: _Track) -> None:
-        self.sid = track.sid
-        self.kind = track.kind
-        self.track = track
-
-
-class _Room(rtc.EventEmitter[str]):
-    """The parts of a room RoomIO uses, in memory."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.name = "room"
-        self.local_participant = _Participant("agent", rtc.ParticipantKind.PARTICIPANT_KIND_AGENT)
-        self.remote_participants: dict[str, _Participant] = {}
-        self.handlers: dict[str, Any] = {}
-
-    def isconnected(self) -> bool:
-        return True
-
-    def register_text_stream_handler(self, topic: str, handler: Any) -> None:
-        self.handlers[topic] = handler
-
-    def unregister_text_stream_handler(self, topic: str) -> None:
-        self.handlers.pop(topic, None)
-
-    def join(self, identity: str) -> _Track:
-        p = _Participant(identity)
-        track = _Track(f"TR_{identity}")
-        p.track_publications[track.sid] = _Publication(track)
-        self.remote_participants[identity] = p
-        self.emit("participant_connected", p)
-        return track
-
-
-class _Reader:
-    def __init__(self, text: str) -> None:
-        self.info = rtc.TextStreamInfo(
-            stream_id="S1",
-            mime_type="text/plain",
-            topic=TOPIC_CHAT,
-            timestamp=0,
-            size=None,
-            attributes={},
-            attachments=[],
-        )
-        self._text = text
-
-    async def read_all(self) -> str:
-        return self._text
-
-
-async def _frames(track: Any, sample_rate: int, num_channels: int) -> AsyncIterator[rtc.AudioFrame]:
-    while True:
-        yield await track.frames.get()
+def _chat(text: str) -> TextReader:
+    info = rtc.TextStreamInfo(
+        stream_id="S1",
+        mime_type="text/plain",
+        topic=TOPIC_CHAT,
+        timestamp=0,
+        size=None,
+        attributes={},
+        attachments=[],
+    )
+    return TextReader(text, info)
 
 
 def _frame(value: int, n: int = 240) -> rtc.AudioFrame:
@@ -117,14 +54,14 @@ def _samples(frame: rtc.AudioFrame) -> list[int]:
 async def _heard(options: RoomInputOptions, value: int, *, frames: int = 1) -> list[rtc.AudioFrame]:
     """Start RoomIO with ``options``, let a user speak frames of ``value``, return what the
     session's audio input yields."""
-    room = _Room()
+    room = MemoryRoom()
     session: AgentSession[None] = AgentSession()
     room_io = RoomIO(
         session,
         room,
         input_options=options,
         output_options=NO_OUTPUT,
-        audio_stream_factory=_frames,
+        audio_stream_factory=track_frames,
     )
     await room_io.start()
     track = room.join("alice")
@@ -253,19 +190,19 @@ async def test_text_input_cb_receives_chat_messages() -> None:
     async def on_text(session: AgentSession[Any], ev: TextInputEvent) -> None:
         got.append(ev)
 
-    room = _Room()
+    room = MemoryRoom()
     session: AgentSession[None] = AgentSession(llm=FakeLLM(default="reply"))
     room_io = RoomIO(
         session,
         room,
         input_options=RoomInputOptions(text_input_cb=on_text),
         output_options=NO_OUTPUT,
-        audio_stream_factory=_frames,
+        audio_stream_factory=track_frames,
     )
     await room_io.start()
     await session.start(Agent(instructions="x"))
     room.join("alice")
-    room.handlers[TOPIC_CHAT](_Reader("turn the lights on"), "alice")
+    room.handlers[TOPIC_CHAT](_chat("turn the lights on"), "alice")
     for _ in range(100):
         if got:
             break
@@ -281,12 +218,12 @@ async def test_text_input_cb_receives_chat_messages() -> None:
 
 
 async def test_default_text_input_cb_replies() -> None:
-    room = _Room()
+    room = MemoryRoom()
     session: AgentSession[None] = AgentSession(llm=FakeLLM(default="the lights are on"))
-    room_io = RoomIO(session, room, output_options=NO_OUTPUT, audio_stream_factory=_frames)
+    room_io = RoomIO(session, room, output_options=NO_OUTPUT, audio_stream_factory=track_frames)
     await room_io.start()
     await session.start(Agent(instructions="x"))
-    room.handlers[TOPIC_CHAT](_Reader("lights please"), "alice")
+    room.handlers[TOPIC_CHAT](_chat("lights please"), "alice")
     for _ in range(200):
         if len(session.history.messages()) >= 2:
             break
@@ -320,7 +257,7 @@ def _job(room: Any) -> tuple[JobContext, list[str]]:
 
 @pytest.mark.parametrize("delete", [True, False])
 async def test_delete_room_on_close(delete: bool) -> None:
-    room = _Room()
+    room = MemoryRoom()
     ctx, deleted = _job(room)
     token = _job_context_var.set(ctx)
     try:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import numpy as np
 import pytest
 from livekit import rtc
 
+from voxlane.agents.testing.room import MemoryRoom, TextReader, track_frames
 from voxlane.agents.voice import Agent, AgentSession
 from voxlane.agents.voice.room_io import (
     TOPIC_CHAT,
@@ -27,75 +27,6 @@ from voxlane.agents.voice.room_io import (
 )
 
 SIP = rtc.ParticipantKind.PARTICIPANT_KIND_SIP
-
-
-class _Person:
-    def __init__(self, identity: str, kind: int = rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD):
-        self.identity = identity
-        self.kind = kind
-        self.attributes: dict[str, str] = {}
-        self.track_publications: dict[str, Any] = {}
-
-    async def set_attributes(self, attributes: dict[str, str]) -> None:
-        self.attributes.update(attributes)
-
-
-class _MicTrack:
-    def __init__(self, sid: str) -> None:
-        self.sid = sid
-        self.kind = rtc.TrackKind.KIND_AUDIO
-        self.frames: asyncio.Queue[rtc.AudioFrame] = asyncio.Queue()
-
-
-class _Pub:
-    def __init__(self, track: _MicTrack) -> None:
-        self.sid = track.sid
-        self.kind = track.kind
-        self.track = track
-
-
-class _MemoryRoom(rtc.EventEmitter[str]):
-    """What RoomIO touches of a room, kept in memory."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.name = "memory-room"
-        self.local_participant = _Person("agent", rtc.ParticipantKind.PARTICIPANT_KIND_AGENT)
-        self.remote_participants: dict[str, _Person] = {}
-        self.handlers: dict[str, Any] = {}
-
-    def isconnected(self) -> bool:
-        return True
-
-    def register_text_stream_handler(self, topic: str, handler: Any) -> None:
-        self.handlers[topic] = handler
-
-    def unregister_text_stream_handler(self, topic: str) -> None:
-        self.handlers.pop(topic, None)
-
-    def join(self, identity: str) -> _MicTrack:
-        person = _Person(identity)
-        track = _MicTrack(f"TR_{identity}")
-        person.track_publications[track.sid] = _Pub(track)
-        self.remote_participants[identity] = person
-        self.emit("participant_connected", person)
-        return track
-
-
-class _ChatReader:
-    def __init__(self, text: str) -> None:
-        self.info = None
-        self._text = text
-
-    async def read_all(self) -> str:
-        return self._text
-
-
-async def _track_frames(
-    track: Any, sample_rate: int, num_channels: int
-) -> AsyncIterator[rtc.AudioFrame]:
-    while True:
-        yield await track.frames.get()
 
 
 def _level_frame(value: int) -> rtc.AudioFrame:
@@ -205,7 +136,7 @@ async def test_roomio_reads_the_room_with_room_options() -> None:
             samples_per_channel=frame.samples_per_channel,
         )
 
-    room = _MemoryRoom()
+    room = MemoryRoom()
     session: AgentSession[None] = AgentSession()
     room_io = RoomIO(
         session,
@@ -216,7 +147,7 @@ async def test_roomio_reads_the_room_with_room_options() -> None:
             audio_output=False,
             text_output=False,
         ),
-        audio_stream_factory=_track_frames,
+        audio_stream_factory=track_frames,
     )
     await room_io.start()
     assert TOPIC_CHAT not in room.handlers  # text input disabled
@@ -231,7 +162,7 @@ async def test_roomio_reads_the_room_with_room_options() -> None:
 
 
 async def test_start_with_room_options_binds_the_room() -> None:
-    room = _MemoryRoom()
+    room = MemoryRoom()
     seen: list[str] = []
     got_text = asyncio.Event()
 
@@ -255,7 +186,7 @@ async def test_start_with_room_options_binds_the_room() -> None:
     room.join("bob")
     assert session._room_io is not None
     assert session._room_io.linked_participant.identity == "bob"
-    room.handlers[TOPIC_CHAT](_ChatReader("hello there"), "bob")
+    room.handlers[TOPIC_CHAT](TextReader("hello there"), "bob")
     await asyncio.wait_for(got_text.wait(), 5)
     assert seen == ["hello there"]
     await session.aclose()
@@ -266,25 +197,25 @@ async def test_both_spellings_at_once_are_an_error() -> None:
     with pytest.raises(ValueError, match="either room_options=RoomOptions"):
         await session.start(
             Agent(instructions="x"),
-            room=_MemoryRoom(),
+            room=MemoryRoom(),
             room_options=RoomOptions(),
             room_input_options=RoomInputOptions(),
         )
     with pytest.raises(ValueError, match="either room_options=RoomOptions"):
-        RoomIO(session, _MemoryRoom(), options=RoomOptions(), output_options=RoomOutputOptions())
+        RoomIO(session, MemoryRoom(), options=RoomOptions(), output_options=RoomOutputOptions())
     with pytest.raises(TypeError, match="pass it as room_input_options="):
-        RoomIO(session, _MemoryRoom(), options=RoomInputOptions())  # type: ignore[arg-type]
+        RoomIO(session, MemoryRoom(), options=RoomInputOptions())  # type: ignore[arg-type]
     # the session did not start: it still can, with one spelling
     await session.start(
         Agent(instructions="x"),
-        room=_MemoryRoom(),
+        room=MemoryRoom(),
         room_options=RoomOptions(audio_input=False, audio_output=False, text_output=False),
     )
     await session.aclose()
 
 
 async def test_legacy_room_options_keep_working() -> None:
-    room = _MemoryRoom()
+    room = MemoryRoom()
     session: AgentSession[None] = AgentSession()
     await session.start(
         Agent(instructions="x"),
