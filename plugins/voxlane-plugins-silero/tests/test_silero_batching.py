@@ -157,3 +157,27 @@ async def test_a_cancelled_request_does_not_disturb_the_others() -> None:
     [(prob, compute)] = await second
     assert 0.0 <= prob <= 1.0 and compute >= 0.0
     assert first.cancelled()
+
+
+async def test_batches_are_bounded_so_results_arrive_in_small_groups(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sizes: list[int] = []
+    real = onnx_model.run_batch
+
+    def spy(models: Any, windows: Any) -> list[float]:
+        sizes.append(len(models))
+        return real(models, windows)
+
+    monkeypatch.setattr(batching, "run_batch", spy)
+    batcher = InferenceBatcher(name="silero-test")
+    session = new_session()
+    count = batching.MAX_BATCH * 2 + 5
+    futures = [
+        batcher.submit(SileroOnnxModel(session, sample_rate=16000), np.zeros(512, np.int16))
+        for _ in range(count)
+    ]
+    results = await asyncio.gather(*futures)
+    assert len(results) == count and all(len(r) == 1 for r in results)
+    assert sum(sizes) == count
+    assert max(sizes) <= batching.MAX_BATCH
