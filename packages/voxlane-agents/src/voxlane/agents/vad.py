@@ -12,17 +12,15 @@ import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import Enum, unique
-from types import TracebackType
 from typing import Literal
 
 from livekit import rtc
-from typing_extensions import Self
 
 from .metrics import Metadata, VADMetrics
 from .utils import aio
+from .utils.event_stream import AudioEventStream
 from .utils.events import EventEmitter
 
 logger = logging.getLogger("voxlane.agents.vad")
@@ -115,24 +113,17 @@ class _FlushSentinel:
     """Marks a segment boundary in a VAD stream's input channel (``stream.flush()``)."""
 
 
-class VADStream(ABC):
+class VADStream(AudioEventStream[VADEvent]):
     """A detection session: push frames, iterate over :class:`VADEvent` objects."""
 
     _FlushSentinel = _FlushSentinel
+    _stream_name = "VAD stream"
 
     def __init__(self, vad: VAD) -> None:
         self._vad = vad
         self._input_ch: aio.Chan[rtc.AudioFrame | _FlushSentinel] = aio.Chan()
         self._event_ch: aio.Chan[VADEvent] = aio.Chan()
-        self._out_ch: aio.Chan[VADEvent] = aio.Chan()
-        self._input_ended = False
-        self._closed = False
-
-        self._task = asyncio.create_task(self._main_task(), name=f"{type(self).__name__}._main")
-        self._task.add_done_callback(self._on_main_done)
-        self._forward_task = asyncio.create_task(
-            self._forward_events(), name=f"{type(self).__name__}._forward"
-        )
+        self._start_tasks()
 
     def _on_main_done(self, task: asyncio.Task[None]) -> None:
         self._event_ch.close()
@@ -182,12 +173,6 @@ class VADStream(ABC):
         finally:
             self._out_ch.close()
 
-    def _check_can_push(self, what: str) -> None:
-        if self._closed:
-            raise RuntimeError(f"{what}: the VAD stream is closed")
-        if self._input_ended:
-            raise RuntimeError(f"{what}: end_input() was already called on this VAD stream")
-
     def push_frame(self, frame: rtc.AudioFrame) -> None:
         """Queue one frame of audio for analysis."""
         self._check_can_push("push_frame")
@@ -199,47 +184,3 @@ class VADStream(ABC):
         """Mark a segment boundary in the input."""
         self._check_can_push("flush")
         self._input_ch.send_nowait(_FlushSentinel())
-
-    def end_input(self) -> None:
-        """No more audio will be pushed; iteration ends once the queued audio is analysed."""
-        self.flush()
-        self._input_ended = True
-        self._input_ch.close()
-
-    async def aclose(self) -> None:
-        """Stop the stream now and wait until its tasks have finished."""
-        self._closed = True
-        self._input_ch.close()
-        await aio.cancel_and_wait(self._task)
-        self._event_ch.close()
-        await aio.cancel_and_wait(self._forward_task)
-        self._out_ch.close()
-        # events not consumed yet are dropped: iterating a closed stream ends at once
-        while not self._out_ch.empty():
-            self._out_ch.recv_nowait()
-
-    async def __anext__(self) -> VADEvent:
-        try:
-            return await self._out_ch.recv()
-        except aio.ChanClosed:
-            if (
-                self._task.done()
-                and not self._task.cancelled()
-                and (exc := self._task.exception()) is not None
-            ):
-                raise exc from None
-            raise StopAsyncIteration from None
-
-    def __aiter__(self) -> AsyncIterator[VADEvent]:
-        return self
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        exc_tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

@@ -13,7 +13,6 @@ import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import Enum, unique
 from types import TracebackType
@@ -29,6 +28,7 @@ from ..tts.audio_emitter import TimedString
 from ..types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConnectOptions, NotGivenOr
 from ..utils import aio
 from ..utils.audio import AudioBuffer, calculate_audio_duration
+from ..utils.event_stream import AudioEventStream
 from ..utils.events import EventEmitter
 from ..utils.retry import Retrier
 
@@ -331,7 +331,7 @@ class _SpeechEventChan(aio.Chan[SpeechEvent]):
             self._stream._retrier.reset()
 
 
-class RecognizeStream(ABC):
+class RecognizeStream(AudioEventStream[SpeechEvent]):
     """A streaming recognition session.
 
     Push audio with :meth:`push_frame`, mark segment ends with :meth:`flush`, finish with
@@ -360,9 +360,8 @@ class RecognizeStream(ABC):
         self._pushed_channels = 0
         self._resampler: rtc.AudioResampler | None = None
 
-        self._input_ch = _AudioInputChan()
+        self._input_ch: _AudioInputChan = _AudioInputChan()
         self._event_ch: aio.Chan[SpeechEvent] = _SpeechEventChan(self)
-        self._out_ch: aio.Chan[SpeechEvent] = aio.Chan()
 
         self._user_offset = 0.0
         self._attempt_offset = 0.0
@@ -374,14 +373,7 @@ class RecognizeStream(ABC):
             logger=logger,
             failure="recognition stream failed",
         )
-        self._input_ended = False
-        self._closed = False
-
-        self._task = asyncio.create_task(self._main_task(), name=f"{type(self).__name__}._main")
-        self._task.add_done_callback(self._on_main_done)
-        self._forward_task = asyncio.create_task(
-            self._forward_events(), name=f"{type(self).__name__}._forward"
-        )
+        self._start_tasks()
 
     def _on_main_done(self, task: asyncio.Task[None]) -> None:
         self._event_ch.close()
@@ -454,12 +446,6 @@ class RecognizeStream(ABC):
             ),
         )
 
-    def _check_can_push(self, what: str) -> None:
-        if self._closed:
-            raise RuntimeError(f"{what}: the stream is closed")
-        if self._input_ended:
-            raise RuntimeError(f"{what}: end_input() was already called on this stream")
-
     def push_frame(self, frame: rtc.AudioFrame) -> None:
         """Queue one frame of audio; it is resampled to the stream's sample rate if needed."""
         self._check_can_push("push_frame")
@@ -497,50 +483,6 @@ class RecognizeStream(ABC):
                 self._input_ch.send_nowait(out)
             self._resampler = None
         self._input_ch.send_nowait(_FlushSentinel())
-
-    def end_input(self) -> None:
-        """No more audio will be pushed; the stream ends once the engine is done."""
-        self.flush()
-        self._input_ended = True
-        self._input_ch.close()
-
-    async def aclose(self) -> None:
-        """Stop the stream now and wait until its tasks have finished."""
-        self._closed = True
-        self._input_ch.close()
-        await aio.cancel_and_wait(self._task)
-        self._event_ch.close()
-        await aio.cancel_and_wait(self._forward_task)
-        self._out_ch.close()
-        # events not consumed yet are dropped: iterating a closed stream ends at once
-        while not self._out_ch.empty():
-            self._out_ch.recv_nowait()
-
-    async def __anext__(self) -> SpeechEvent:
-        try:
-            return await self._out_ch.recv()
-        except aio.ChanClosed:
-            if (
-                self._task.done()
-                and not self._task.cancelled()
-                and (exc := self._task.exception()) is not None
-            ):
-                raise exc from None
-            raise StopAsyncIteration from None
-
-    def __aiter__(self) -> AsyncIterator[SpeechEvent]:
-        return self
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        exc_tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 SpeechStream = RecognizeStream
