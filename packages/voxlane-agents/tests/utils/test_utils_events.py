@@ -113,5 +113,14 @@ def test_async_callbacks_are_still_refused() -> None:
 
 
 def test_callback_arity_of_builtins_without_signature() -> None:
-    assert callback_arity(print) == -1
+    with pytest.raises(ValueError):
+        inspect.signature(max)  # no signature: such callbacks get every argument
+    assert callback_arity(max) == -1
+    assert callback_arity(print) == -1  # *args
     assert callback_arity(lambda a, b, /, c, *, d=1: None) == 3
+    em: EventEmitter[str] = EventEmitter()
+    got: list[int] = []
+    em.on("e", lambda *values: got.append(max(*values)))
+    em.on("e", max)  # called with both arguments, not with none
+    em.emit("e", 3, 5)
+    assert got == [5]
