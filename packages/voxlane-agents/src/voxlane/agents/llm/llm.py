@@ -225,8 +225,7 @@ class LLMStream(ABC):
         self._chat_ctx = chat_ctx
         self._tools = tool_list
         self._conn_options = conn_options
-        self._started_at = time.perf_counter()
-        self._event_ch: _ChunkChan = _ChunkChan(self._started_at)
+        self._event_ch: _ChunkChan = _ChunkChan(started_at=time.perf_counter())
         self._retrier = Retrier(
             label=llm.label,
             conn_options=conn_options,
