@@ -96,7 +96,7 @@ class InferenceBatcher:
         groups: dict[tuple[int, int], list[_Request]] = defaultdict(list)
         for request in batch:
             model = request.model
-            groups[(id(model._session), model.sample_rate)].append(request)
+            groups[(id(model.session), model.sample_rate)].append(request)
         for group in groups.values():
             steps = max(len(r.windows) for r in group)
             try:

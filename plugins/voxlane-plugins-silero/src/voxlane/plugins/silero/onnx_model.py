@@ -87,6 +87,11 @@ class SileroOnnxModel:
         self.reset()
 
     @property
+    def session(self) -> Any:
+        """The onnxruntime session (shared models can be batched together: ``run_batch``)."""
+        return self._session
+
+    @property
     def sample_rate(self) -> int:
         return self._sample_rate
 
