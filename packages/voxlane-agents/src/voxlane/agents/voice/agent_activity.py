@@ -73,7 +73,9 @@ class AgentActivity:
         self._idle = asyncio.Event()
         self._idle.set()
         self._subscribed: list[tuple[Any, str, Any]] = []
-        _ = self.options  # the agent's options must fit with the session's
+        # the session's options and the agent's overrides are fixed once built, so the merged
+        # options are computed (and checked to fit) once, not on every frame that reads them
+        self._options = with_overrides(session.options, agent._voice_overrides, owner=agent.label)
         self._turn_detection = self._resolve_turn_detection()
         self._extra_tools: list[Any] = []
         self._realtime: RealtimeBridge | None = None
@@ -117,9 +119,7 @@ class AgentActivity:
     @property
     def options(self) -> VoiceOptions:
         """The session's turn options with the agent's ``turn_handling`` values over them."""
-        return with_overrides(
-            self._session.options, self._agent._voice_overrides, owner=self._agent.label
-        )
+        return self._options
 
     @property
     def allow_interruptions(self) -> bool:
