@@ -103,7 +103,8 @@ class AudioRecognition:
         self._input_ended = False
         self._stt_speaking = False
         self._stt_changed = asyncio.Event()
-        self._frame_format: tuple[int, int] | None = None  # (sample_rate, num_channels)
+        # the latest user frame; its format is read only when commit_user_turn() flushes
+        self._last_frame: rtc.AudioFrame | None = None
         self._commit_task: asyncio.Task[None] | None = None
         self._commit_fut: asyncio.Future[str] | None = None
 
@@ -154,7 +155,7 @@ class AudioRecognition:
         """Feed one frame to the VAD and (``stt_frame`` or the frame itself) to the STT."""
         if self._closed or self._input_ended:
             return
-        self._frame_format = (frame.sample_rate, frame.num_channels)
+        self._last_frame = frame
         if self._vad_stream is not None:
             self._vad_stream.push_frame(frame)
         if self._stt_input is not None and not self._stt_input.closed:
@@ -223,9 +224,10 @@ class AudioRecognition:
 
     def _flush_stt(self, duration: float) -> None:
         chan = self._stt_input
-        if duration <= 0 or chan is None or chan.closed or self._frame_format is None:
+        last = self._last_frame
+        if duration <= 0 or chan is None or chan.closed or last is None:
             return
-        sample_rate, num_channels = self._frame_format
+        sample_rate, num_channels = last.sample_rate, last.num_channels
         chunk = 0.1
         left = duration
         while left > 1e-9:
