@@ -7,7 +7,6 @@ else: it changes the signal disposition of the importing process.
 
 from __future__ import annotations
 
-import gc
 import importlib
 import signal
 
@@ -30,9 +29,12 @@ def _preload() -> None:
     # exits when the worker does (multiprocessing closes its "alive" pipe).
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        from .job_runtime import freeze_startup_objects
+    except Exception:  # as above: the job process reports it
+        return
     # keep the collector from touching (and so un-sharing) the preloaded objects in children
-    gc.collect()
-    gc.freeze()
+    freeze_startup_objects()
 
 
 _preload()

@@ -71,7 +71,7 @@ def proc_main(args: JobRuntimeArgs, sock: socket.socket) -> None:
     asyncio.run(JobRuntime(args, sock).run())
 
 
-def _freeze_startup_objects() -> None:
+def freeze_startup_objects() -> None:
     """Move everything imported and prewarmed so far out of the garbage collector's sight.
 
     A job process keeps its imports and prewarmed models until it exits, yet every full
@@ -80,6 +80,12 @@ def _freeze_startup_objects() -> None:
     the job itself creates. Only for process executors: a thread executor shares the worker's
     heap. On glibc, memory that prewarm allocated and freed again (model loading) is also handed
     back to the system (``malloc_trim``), a few MB of RSS per idle process.
+
+    It runs twice on the way to a forkserver job: once in the forkserver after its preload
+    (``_forkserver_preload``: the framework, shared copy-on-write by every job process), then in
+    the job process after prewarm. Freezing adds to what is already frozen and a collection
+    never visits frozen objects, so the second run only handles what the job process created
+    since the fork (the agent program, prewarmed models); with ``spawn`` it handles everything.
     """
     gc.collect()
     gc.freeze()
@@ -144,7 +150,7 @@ class JobRuntime:
             await self._send(InitializeResponse(error="prewarm_fnc failed:\n" + _format_exc()))
             return False
         if self._args.executor_type is JobExecutorType.PROCESS:
-            _freeze_startup_objects()
+            freeze_startup_objects()
         await self._send(InitializeResponse())
         return True
 
