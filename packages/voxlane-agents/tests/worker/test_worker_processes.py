@@ -130,6 +130,8 @@ async def test_prewarm_userdata_reaches_the_entrypoint(tmp_path: Path) -> None:
         assert started["pid"] != os.getpid()
         # what was imported and prewarmed is frozen out of the garbage collector's full passes
         assert started["gc_frozen"] > 1000
+        # ... and frozen in the job process itself, after prewarm, not only in a forkserver
+        assert started["gc_frozen"] > started["userdata"]["gc_frozen_in_prewarm"]
         (tmp_path / f"{started['job_id']}.release").write_text("go")
         await ex.join()
         assert ex.outcome is not None and ex.outcome.success

@@ -129,6 +129,8 @@ def make_fake_room() -> FakeRoom:
 def prewarm(proc: JobProcess) -> None:
     proc.userdata["prewarmed_in"] = os.getpid()
     proc.userdata["model"] = "loaded"
+    # before the job runtime's own freeze (a forkserver child inherits the forkserver's)
+    proc.userdata["gc_frozen_in_prewarm"] = gc.get_freeze_count()
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
