@@ -258,7 +258,6 @@ class FakeRecognizeStream(RecognizeStream):
         self._request_id = shortuuid("fake_stt_")
         self._opened_at = asyncio.get_running_loop().time()
         self._plan = self._build_plan(stt)
-        self._untimed_left: list[str] = []
         self._usage_reported = 0.0
         self._attempt_start = 0.0
         self.flush_count = 0
