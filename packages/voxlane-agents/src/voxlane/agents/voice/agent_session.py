@@ -45,6 +45,7 @@ from .turn_handling import (
     TurnHandlingOptions,
     VoiceOptions,
     build_session_options,
+    check_non_negative,
     with_overrides,
 )
 
@@ -72,11 +73,6 @@ class SessionConnectOptions:
             raise ValueError(
                 f"max_unrecoverable_errors must be >= 1, got {self.max_unrecoverable_errors}"
             )
-
-
-def _check_non_negative(name: str, value: float | None) -> None:
-    if value is not None and value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
 
 
 class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
@@ -159,7 +155,7 @@ class AgentSession(EventEmitter[EventTypes], Generic[Userdata_T]):
             ("user_away_timeout", user_away_timeout),
             ("min_consecutive_speech_delay", min_consecutive_speech_delay),
         ):
-            _check_non_negative(name, value)
+            check_non_negative(name, value)
         if max_tool_steps < 1:
             raise ValueError(f"max_tool_steps must be >= 1, got {max_tool_steps}")
         self._opts.max_tool_steps = max_tool_steps

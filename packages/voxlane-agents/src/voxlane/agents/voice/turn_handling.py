@@ -34,10 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
 from ..types import NOT_GIVEN
+from .turn_mode import MODES as TURN_DETECTION_MODES
 
 logger = logging.getLogger("voxlane.agents.voice")
-
-TURN_DETECTION_MODES = ("stt", "vad", "realtime_llm", "manual")
 
 
 class EndpointingOptions(TypedDict, total=False):
@@ -342,6 +341,12 @@ def check_options(opts: VoiceOptions, *, owner: str) -> None:
         )
 
 
+def check_non_negative(name: str, value: float | None) -> None:
+    """Raise when the keyword argument ``name`` is negative (None passes)."""
+    if value is not None and value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+
+
 _NUMERIC_LEGACY = (
     "min_interruption_duration",
     "min_interruption_words",
@@ -356,9 +361,7 @@ def build_session_options(turn_handling: Any, **legacy: Any) -> VoiceOptions:
     arguments ``legacy`` (``turn_detection`` and the VoiceOptions fields of the same name)."""
     defaults = VoiceOptions()
     for name in _NUMERIC_LEGACY:
-        value = legacy[name]
-        if value is not None and value < 0:
-            raise ValueError(f"{name} must be >= 0, got {value}")
+        check_non_negative(name, legacy[name])
     turn_detection = legacy.pop("turn_detection")
     if isinstance(turn_detection, str) and turn_detection not in TURN_DETECTION_MODES:
         raise ValueError(
@@ -393,6 +396,7 @@ __all__ = [
     "TurnHandlingOptions",
     "VoiceOptions",
     "build_session_options",
+    "check_non_negative",
     "check_options",
     "merge_legacy",
     "overrides_as_turn_handling",
