@@ -223,8 +223,6 @@ class FillerScheduler:
                     )
                 self._spoken.append(handle)
                 await handle._wait_played()
-        except asyncio.CancelledError:
-            raise
         except _SessionClosed:
             return  # nobody left to talk to
         except Exception:
