@@ -85,9 +85,9 @@ def run_app(server: AgentServer | WorkerOptions, *, argv: Sequence[str] | None =
         )
     args = build_parser().parse_args(list(argv) if argv is not None else None)
     _setup_logging(args.log_level)
+    if args.command == "download-files":
+        sys.exit(download_files())  # needs no entrypoint
     if isinstance(server, AgentServer):
-        if args.command == "download-files":
-            sys.exit(download_files())  # needs no entrypoint
         try:
             opts = server.to_server_options()
         except MissingRtcSessionError as e:
@@ -133,8 +133,6 @@ def _dispatch(opts: WorkerOptions, args: argparse.Namespace) -> int:
             output_audio=args.output_audio,
             transcript=args.transcript,
         )
-    if args.command == "download-files":
-        return download_files()
     raise AssertionError(f"unhandled command {args.command}")
 
 
