@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
-import math
 import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -63,7 +62,7 @@ _MISSING_MESSAGE = (
 
 
 def _default_server_idle_processes() -> int:
-    return max(1, math.ceil(os.cpu_count() or 1))
+    return os.cpu_count() or 1
 
 
 class AgentServer:
@@ -74,7 +73,7 @@ class AgentServer:
     ``session_end_fnc``). ``setup_fnc`` is the newer name of ``prewarm_fnc``.
 
     One default differs from `WorkerOptions`, as in LiveKit: in production ``num_idle_processes``
-    is the number of CPUs (``ceil(cpu_count)``, at least 1) instead of ``min(cpus, 4)``; it is
+    is the number of CPUs (``os.cpu_count()``, at least 1) instead of ``min(cpus, 4)``; it is
     still 0 in development (``dev``, ``console``).
     """
 
