@@ -235,6 +235,23 @@ async def test_buffered_sentence_stream_with_a_custom_tokenizer() -> None:
     assert [t.token for t in await collect(stream)] == ["alpha", "beta", "gamma"]
 
 
+async def test_buffered_sentence_stream_joins_sentences_shorter_than_min_token_len() -> None:
+    def by_semicolon(text: str) -> list[str]:
+        return [p.strip() for p in text.split(";") if p.strip()]
+
+    stream = tokenize.BufferedSentenceStream(
+        tokenizer=by_semicolon, min_token_len=10, min_ctx_len=3
+    )
+    stream.push_text("Hi; ok; this one is long enough;")
+    stream.push_text(" yes; and the rest")
+    stream.end_input()
+    assert [t.token for t in await collect(stream)] == [
+        "Hi; ok; this one is long enough",
+        "yes",
+        "and the rest",
+    ]
+
+
 def test_split_words_offsets() -> None:
     text = "Hi, there! 3.5 kg"
     words = utils.split_words(text)

@@ -2,8 +2,10 @@
 
 ``BufferedSentenceStream`` keeps a buffer and re-splits it on every push; a sentence is emitted
 once some text (``min_ctx_len`` characters) follows it, so abbreviation and capitalisation rules
-can see the next word. ``BufferedWordStream`` emits a word once whitespace (or the next word)
-follows it. ``flush()`` emits everything buffered and starts a new segment id.
+can see the next word, and sentences shorter than ``min_token_len`` wait to be sent together with
+the next one (the basic and BlingFire tokenizers already merge them; a custom one may not).
+``BufferedWordStream`` emits a word once whitespace (or the next word) follows it. ``flush()``
+emits everything buffered and starts a new segment id.
 """
 
 from __future__ import annotations
@@ -93,9 +95,18 @@ class BufferedSentenceStream(_BufferedBase, SentenceStream):
         tail = spans[-1]
         if len(self._buf) - tail.start < self._min_ctx_len:
             return  # not enough text after the last boundary to trust it yet
+        keep_from = tail.start
+        short_start: int | None = None  # start of sentences too short to send on their own
         for span in spans[:-1]:
-            self._send(self._event_ch, span.token)
-        self._buf = self._buf[tail.start :]
+            text = span.token if short_start is None else self._buf[short_start : span.end]
+            if len(text.strip()) < self._min_token_len:
+                short_start = span.start if short_start is None else short_start
+                continue
+            self._send(self._event_ch, text)
+            short_start = None
+        if short_start is not None:
+            keep_from = short_start  # joined with what follows once there is enough of it
+        self._buf = self._buf[keep_from:]
 
     def flush(self) -> None:
         self._check("flush")
