@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
 from ..types import NOT_GIVEN
-from .turn_mode import MODES as TURN_DETECTION_MODES
+from .turn_mode import check_mode
 
 logger = logging.getLogger("voxlane.agents.voice")
 
@@ -281,11 +281,7 @@ def parse_turn_handling(turn_handling: Any, *, owner: str) -> dict[str, Any]:
                 f"{', '.join(repr(k) for k in _TOP_KEYS)}"
             )
         if key == "turn_detection":
-            if isinstance(value, str) and value not in TURN_DETECTION_MODES:
-                raise ValueError(
-                    f"unknown turn_handling['turn_detection'] {value!r}; use 'stt', 'vad', "
-                    "'realtime_llm', 'manual', a turn detector object or None"
-                )
+            check_mode(value, name="turn_handling['turn_detection']", none_allowed=True)
             fields["turn_detection"] = value
             continue
         spec = _SECTIONS[key]
@@ -363,11 +359,7 @@ def build_session_options(turn_handling: Any, **legacy: Any) -> VoiceOptions:
     for name in _NUMERIC_LEGACY:
         check_non_negative(name, legacy[name])
     turn_detection = legacy.pop("turn_detection")
-    if isinstance(turn_detection, str) and turn_detection not in TURN_DETECTION_MODES:
-        raise ValueError(
-            f"unknown turn_detection {turn_detection!r}; use 'stt', 'vad', 'realtime_llm', "
-            "'manual' or a turn detector object"
-        )
+    check_mode(turn_detection)
     fields = (
         parse_turn_handling(turn_handling, owner="AgentSession")
         if turn_handling is not NOT_GIVEN

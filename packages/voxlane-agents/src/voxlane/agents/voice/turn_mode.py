@@ -18,6 +18,14 @@ logger = logging.getLogger("voxlane.agents.voice")
 MODES = ("stt", "vad", "realtime_llm", "manual")
 
 
+def check_mode(value: Any, *, name: str = "turn_detection", none_allowed: bool = False) -> None:
+    """Refuse a mode string that is not one of :data:`MODES` (objects are turn detectors)."""
+    if isinstance(value, str) and value not in MODES:
+        choices = "'stt', 'vad', 'realtime_llm', 'manual'"
+        tail = ", a turn detector object or None" if none_allowed else " or a turn detector object"
+        raise ValueError(f"unknown {name} {value!r}; use {choices}{tail}")
+
+
 def is_realtime_model(model: object) -> bool:
     """True for a :class:`~voxlane.agents.llm.RealtimeModel` given as the ``llm``."""
     realtime_cls = getattr(llm_mod, "RealtimeModel", None)
@@ -30,11 +38,7 @@ def resolve_turn_detection(
     """The mode to run and the turn detector object (``None`` when there is none)."""
     mode: Any = NOT_GIVEN if requested is None else requested
     if isinstance(mode, str):
-        if mode not in MODES:
-            raise ValueError(
-                f"unknown turn_detection {mode!r}; use 'stt', 'vad', 'realtime_llm', "
-                "'manual' or a turn detector object"
-            )
+        check_mode(mode)
         missing = {
             "vad": None if has_vad else "needs a VAD; none is set",
             "stt": None if has_stt else "needs an STT; none is set",
