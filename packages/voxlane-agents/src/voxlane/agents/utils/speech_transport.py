@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ..tts import AudioEmitter
 
 __all__ = [
+    "CLOSED_MESSAGE_TYPES",
     "WSFrame",
     "decode_b64_audio",
     "parse_json_object",
@@ -42,12 +43,13 @@ __all__ = [
 WSFrame = dict[str, Any] | bytes
 """A received websocket frame: a JSON object, or the bytes of a binary frame."""
 
-_CLOSED = (
+CLOSED_MESSAGE_TYPES = (
     aiohttp.WSMsgType.CLOSE,
     aiohttp.WSMsgType.CLOSING,
     aiohttp.WSMsgType.CLOSED,
     aiohttp.WSMsgType.ERROR,
 )
+"""The websocket message types that mean the socket is closed (or failed)."""
 
 
 async def stream_pcm_response(
@@ -139,7 +141,7 @@ async def receive_frame(
         msg = await asyncio.wait_for(ws.receive(), timeout)
     except asyncio.TimeoutError:
         raise APITimeoutError(f"{provider} {what}: no answer for {timeout} s") from None
-    if msg.type in _CLOSED:
+    if msg.type in CLOSED_MESSAGE_TYPES:
         if policy_violation_is_status and ws.close_code == 1008:
             reason = msg.extra if isinstance(msg.extra, str) else ""
             raise APIStatusError(

@@ -46,7 +46,13 @@ from .audio import AudioByteStream
 from .misc import shortuuid
 from .pcm import PcmResampler, mono_pcm, pick_sample_rate
 from .provider import ProviderClient, WebSocket
-from .speech_transport import WSFrame, parse_json_object, receive_frame, run_duplex
+from .speech_transport import (
+    CLOSED_MESSAGE_TYPES,
+    WSFrame,
+    parse_json_object,
+    receive_frame,
+    run_duplex,
+)
 from .speech_transport import stream_pcm_response as _stream_pcm_response
 from .ws_pool import WSPool
 
@@ -56,14 +62,6 @@ __all__ = [
     "WebSocketSynthesizeStream",
     "WebSocketTTS",
 ]
-
-_CLOSED = (
-    aiohttp.WSMsgType.CLOSE,
-    aiohttp.WSMsgType.CLOSING,
-    aiohttp.WSMsgType.CLOSED,
-    aiohttp.WSMsgType.ERROR,
-)
-
 
 # -- text to speech ------------------------------------------------------------------------------
 
@@ -631,7 +629,7 @@ class WebSocketRecognizeStream(stt.RecognizeStream):
                     ) from None
                 continue
             self._last_message = loop.time()
-            if msg.type in _CLOSED:
+            if msg.type in CLOSED_MESSAGE_TYPES:
                 self._on_closed(ws, msg.extra)
                 return
             if msg.type != aiohttp.WSMsgType.TEXT:
