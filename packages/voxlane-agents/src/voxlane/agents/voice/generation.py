@@ -131,25 +131,16 @@ class LLMGenerationData:
 
     text_ch: TextBroadcast
     function_ch: aio.Chan[FunctionCall]
-    generated_text: str = ""
-    generated_functions: list[FunctionCall] = field(default_factory=list)
     id: str = field(default_factory=lambda: shortuuid("item_"))
-    ttft: float | None = None
 
 
-def perform_llm_inference(
-    node: Any, *, started_at: float
-) -> tuple[asyncio.Task[None], LLMGenerationData]:
+def perform_llm_inference(node: Any) -> tuple[asyncio.Task[None], LLMGenerationData]:
     """Run the llm node: text goes to ``text_ch``, tool calls to ``function_ch``."""
     data = LLMGenerationData(text_ch=TextBroadcast(), function_ch=aio.Chan())
 
     def _text(text: str) -> None:
-        if not text:
-            return
-        if data.ttft is None:
-            data.ttft = asyncio.get_running_loop().time() - started_at
-        data.generated_text += text
-        data.text_ch.send_nowait(text)
+        if text:
+            data.text_ch.send_nowait(text)
 
     async def _run() -> None:
         it = node_output(node)
@@ -172,7 +163,6 @@ def perform_llm_inference(
                         name=tool.name,
                         arguments=tool.arguments or "{}",
                     )
-                    data.generated_functions.append(call)
                     data.function_ch.send_nowait(call)
         finally:
             await _close_node(it)
@@ -185,12 +175,9 @@ def perform_llm_inference(
 @dataclass
 class TTSGenerationData:
     audio_ch: aio.Chan[rtc.AudioFrame]
-    ttfb: float | None = None
 
 
-def perform_tts_inference(
-    node: Any, *, started_at: float
-) -> tuple[asyncio.Task[None], TTSGenerationData]:
+def perform_tts_inference(node: Any) -> tuple[asyncio.Task[None], TTSGenerationData]:
     """Run the tts node: frames go to ``audio_ch``."""
     data = TTSGenerationData(audio_ch=aio.Chan())
 
@@ -202,8 +189,6 @@ def perform_tts_inference(
                     raise TypeError(
                         f"tts_node yielded {type(frame).__name__}; expected rtc.AudioFrame"
                     )
-                if data.ttfb is None:
-                    data.ttfb = asyncio.get_running_loop().time() - started_at
                 data.audio_ch.send_nowait(frame)
         finally:
             await _close_node(it)

@@ -56,7 +56,6 @@ async def play_speech(
     *,
     audio_source: AsyncIterable[rtc.AudioFrame] | None = None,
     synthesize: bool = False,
-    started_at: float,
 ) -> PlayOutcome:
     """Play one step of ``speech``: ``text_source`` with ``audio_source`` (or, with
     ``synthesize``, the ``tts_node`` audio of the text). Without an audio output the text is
@@ -78,7 +77,6 @@ async def play_speech(
             audio_source,
             audio_output,
             text_output,
-            started_at=started_at,
         )
     finally:
         await aio.cancel_and_wait(drain)
@@ -101,8 +99,6 @@ async def _play_outputs(
     audio_source: AsyncIterable[rtc.AudioFrame] | None,
     audio_output: AudioOutput | None,
     text_output: TextOutput | None,
-    *,
-    started_at: float,
 ) -> PlayOutcome:
     session = activity.session
     agent = activity.agent
@@ -112,9 +108,7 @@ async def _play_outputs(
     if audio_output is not None:
         if audio_source is None:
             tee_task, (tr_ch, tts_ch) = tee_text(text_source, 2)
-            tts_task, tts_data = perform_tts_inference(
-                agent.tts_node(tts_ch, settings), started_at=started_at
-            )
+            tts_task, tts_data = perform_tts_inference(agent.tts_node(tts_ch, settings))
             tasks += [tts_task] if tee_task is None else [tee_task, tts_task]
             frames: AsyncIterable[rtc.AudioFrame] = tts_data.audio_ch
             tr_source: AsyncIterable[str] = tr_ch

@@ -46,8 +46,6 @@ class PreemptiveGeneration:
     tools: list[Any]
     task: asyncio.Task[None]
     data: LLMGenerationData
-    started_at: float
-    """Loop time the request started."""
 
     @classmethod
     def start(cls, activity: AgentActivity, transcript: str) -> PreemptiveGeneration:
@@ -55,10 +53,8 @@ class PreemptiveGeneration:
         ctx = base_ctx.copy()
         ctx.insert(ChatMessage(role="user", content=[transcript]))
         tools = list(activity.tools)
-        started = asyncio.get_running_loop().time()
         task, data = perform_llm_inference(
-            activity.agent.llm_node(ctx, tools, ModelSettings(tool_choice=NOT_GIVEN)),
-            started_at=started,
+            activity.agent.llm_node(ctx, tools, ModelSettings(tool_choice=NOT_GIVEN))
         )
         return cls(
             transcript=transcript,
@@ -67,7 +63,6 @@ class PreemptiveGeneration:
             tools=tools,
             task=task,
             data=data,
-            started_at=started,
         )
 
     def matches(self, turn_ctx: ChatContext, message: ChatMessage, tools: list[Any]) -> bool:

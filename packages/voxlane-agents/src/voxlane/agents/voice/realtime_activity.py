@@ -432,7 +432,6 @@ class RealtimeBridge:
                 speech,
                 msg.text_stream,
                 audio_source=audio,
-                started_at=asyncio.get_running_loop().time(),
             )
         finally:
             await aio.cancel_and_wait(drain)

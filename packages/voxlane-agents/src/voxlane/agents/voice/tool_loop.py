@@ -58,8 +58,6 @@ async def _play(
     speech: SpeechHandle,
     text_source: AsyncIterable[str],
     audio_source: AsyncIterable[rtc.AudioFrame] | None,
-    *,
-    started_at: float,
 ) -> PlayOutcome:
     """Send one step's text (and audio) to the outputs (see :class:`PlayOutcome`)."""
     return await play_speech(
@@ -68,7 +66,6 @@ async def _play(
         text_source,
         audio_source=audio_source,
         synthesize=activity.tts is not None,
-        started_at=started_at,
     )
 
 
@@ -121,7 +118,6 @@ async def run_reply_step(
     of starting a new one)."""
     session = activity.session
     agent = activity.agent
-    loop = asyncio.get_running_loop()
     llm_task: asyncio.Task[None] | None = None
     exec_task: asyncio.Task[None] | None = None
     try:
@@ -143,19 +139,16 @@ async def run_reply_step(
         generation_created_at = time.time()
         if preemptive is not None:
             tools = preemptive.tools
-            started = preemptive.started_at
             llm_data = preemptive.data
         else:
             tools = activity.tools
-            started = loop.time()
             llm_task, llm_data = perform_llm_inference(
-                agent.llm_node(chat_ctx, tools, ModelSettings(tool_choice=tool_choice)),
-                started_at=started,
+                agent.llm_node(chat_ctx, tools, ModelSettings(tool_choice=tool_choice))
             )
         exec_task, outputs = _execute_tools(
             activity, speech, llm_mod.ToolContext(tools), llm_data.function_ch
         )
-        outcome = await _play(activity, speech, llm_data.text_ch, None, started_at=started)
+        outcome = await _play(activity, speech, llm_data.text_ch, None)
         text, interrupted = outcome.text, outcome.interrupted
         if interrupted:
             await aio.cancel_and_wait(llm_task)
@@ -380,9 +373,7 @@ async def speak(
         # stamped when the speech starts: a user turn that cuts it in (after a pause) comes
         # after it in the history
         created_at = time.time()
-        outcome = await _play(
-            activity, speech, source, audio, started_at=asyncio.get_running_loop().time()
-        )
+        outcome = await _play(activity, speech, source, audio)
         if add_to_chat_ctx and outcome.text:
             msg = ChatMessage(
                 role="assistant",
