@@ -173,19 +173,27 @@ def split_long(text: str, span: Span, min_len: int, max_len: int) -> list[Span]:
     return out
 
 
+def merge_short(text: str, spans: list[Span], min_len: int) -> list[Span]:
+    """Spans of ``text`` merged forward until each is at least ``min_len`` characters long
+    (the last one may stay shorter)."""
+    merged: list[Span] = []
+    start: int | None = None
+    for span in spans:
+        if start is None:
+            start = span.start
+        if span.end - start >= min_len:
+            merged.append(Span(text[start : span.end], start, span.end))
+            start = None
+    if start is not None:
+        end = spans[-1].end
+        merged.append(Span(text[start:end], start, end))
+    return merged
+
+
 def split_sentences(text: str, *, min_sentence_len: int, max_sentence_len: int) -> list[Span]:
     """Sentences merged forward until at least ``min_sentence_len`` characters long, and cut
     (at a comma or a space when possible) when longer than ``max_sentence_len``."""
-    merged: list[Span] = []
-    current: Span | None = None
-    for span in raw_sentences(text):
-        current = span if current is None else Span("", current.start, span.end)
-        if current.end - current.start >= min_sentence_len:
-            merged.append(Span(text[current.start : current.end], current.start, current.end))
-            current = None
-    if current is not None:
-        merged.append(Span(text[current.start : current.end], current.start, current.end))
     out: list[Span] = []
-    for span in merged:
+    for span in merge_short(text, raw_sentences(text), min_sentence_len):
         out.extend(split_long(text, span, min_sentence_len, max_sentence_len))
     return out

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..types import NOT_GIVEN, NotGivenOr
 from . import tokenizer
-from ._basic_sent import Span
+from ._basic_sent import Span, merge_short
 from ._basic_word import is_cjk
 from .token_stream import BufferedSentenceStream, BufferedWordStream
 
@@ -76,22 +76,6 @@ def _raw_spans(text: str, split: _SplitFn) -> list[Span]:
     return spans
 
 
-def _merge_short(text: str, spans: list[Span], min_len: int) -> list[Span]:
-    """Merge each span shorter than ``min_len`` characters with the ones after it."""
-    merged: list[Span] = []
-    start: int | None = None
-    for span in spans:
-        if start is None:
-            start = span.start
-        if span.end - start >= min_len:
-            merged.append(Span(text[start : span.end], start, span.end))
-            start = None
-    if start is not None:
-        end = spans[-1].end
-        merged.append(Span(text[start:end], start, end))
-    return merged
-
-
 class SentenceTokenizer(tokenizer.SentenceTokenizer):
     """Sentence tokenizer over BlingFire.
 
@@ -118,7 +102,7 @@ class SentenceTokenizer(tokenizer.SentenceTokenizer):
         self._stream_context_len = stream_context_len
 
     def _spans(self, text: str) -> list[Span]:
-        return _merge_short(text, _raw_spans(text, self._split_fn), self._min_sentence_len)
+        return merge_short(text, _raw_spans(text, self._split_fn), self._min_sentence_len)
 
     def tokenize(self, text: str, *, language: NotGivenOr[str] = NOT_GIVEN) -> list[str]:
         if not isinstance(text, str):
