@@ -23,6 +23,7 @@ from voxlane.agents.types import (
     NOT_GIVEN,
     APIConnectOptions,
     NotGivenOr,
+    given_or,
     is_given,
 )
 from voxlane.agents.utils.audio import AudioBuffer, merge_frames
@@ -144,8 +145,8 @@ class STT(stt.STT):
                 stt.SpeechData(
                     language=str(data.get("language") or lang),
                     text=data["text"].strip(),
-                    start_time=_num(words[0].start_time) if words else 0.0,
-                    end_time=_num(words[-1].end_time) if words else 0.0,
+                    start_time=given_or(words[0].start_time, 0.0) if words else 0.0,
+                    end_time=given_or(words[-1].end_time, 0.0) if words else 0.0,
                     words=words,
                 )
             ],
@@ -164,10 +165,6 @@ class STT(stt.STT):
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-
-def _num(value: NotGivenOr[float]) -> float:
-    return float(value) if is_given(value) else 0.0
 
 
 def _timed_words(words: object, offset: float) -> list[TimedString]:
@@ -238,11 +235,11 @@ class SpeechStream(WebSocketRecognizeStream):
         is_final = bool(data.get("is_final"))
         words = _timed_words(data.get("words"), self._ws_origin)
         if is_final and words:
-            self._trim_replay(_num(words[-1].end_time))
+            self._trim_replay(given_or(words[-1].end_time, 0.0))
         if not text.strip():
             return
-        start = _num(words[0].start_time) if words else self._ws_origin
-        end = _num(words[-1].end_time) if words else start
+        start = given_or(words[0].start_time, 0.0) if words else self._ws_origin
+        end = given_or(words[-1].end_time, 0.0) if words else start
         speech = stt.SpeechData(
             language=str(data.get("language") or self._opts.language),
             text=text.strip(),

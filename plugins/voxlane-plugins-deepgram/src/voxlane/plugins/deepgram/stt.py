@@ -27,6 +27,7 @@ from voxlane.agents.types import (
     NOT_GIVEN,
     APIConnectOptions,
     NotGivenOr,
+    given_or,
     is_given,
 )
 from voxlane.agents.utils.audio import AudioBuffer, merge_frames
@@ -314,18 +315,14 @@ def _prerecorded_event(data: Any, language: str | None) -> stt.SpeechEvent:
     speech = stt.SpeechData(
         language=str(detected or language or ""),
         text=text,
-        start_time=_time_of(words[0].start_time) if words else 0.0,
-        end_time=_time_of(words[-1].end_time) if words else 0.0,
+        start_time=given_or(words[0].start_time, 0.0) if words else 0.0,
+        end_time=given_or(words[-1].end_time, 0.0) if words else 0.0,
         confidence=float(alt.get("confidence", 0.0) or 0.0),
         words=words,
     )
     return stt.SpeechEvent(
         type=stt.SpeechEventType.FINAL_TRANSCRIPT, request_id=request_id, alternatives=[speech]
     )
-
-
-def _time_of(value: NotGivenOr[float]) -> float:
-    return float(value) if is_given(value) else 0.0
 
 
 def _timed_words(words: list[Any], offset: float) -> list[TimedString]:

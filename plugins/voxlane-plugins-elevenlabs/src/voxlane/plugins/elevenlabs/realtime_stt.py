@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from voxlane.agents import stt
 from voxlane.agents._exceptions import APIConnectionError, APIStatusError
 from voxlane.agents.tts import TimedString
-from voxlane.agents.types import APIConnectOptions, is_given
+from voxlane.agents.types import APIConnectOptions, given_or
 from voxlane.agents.utils.provider import WebSocket
 from voxlane.agents.utils.ws_speech import WebSocketRecognizeStream
 
@@ -88,10 +88,6 @@ def timed_words(items: object, offset: float) -> list[TimedString]:
     return out
 
 
-def _time(value: object) -> float:
-    return float(value) if is_given(value) and isinstance(value, (int, float)) else 0.0
-
-
 class SpeechStream(WebSocketRecognizeStream):
     """One realtime Scribe session (reconnected on failure, unacknowledged audio replayed)."""
 
@@ -115,11 +111,13 @@ class SpeechStream(WebSocketRecognizeStream):
         """Emit one committed utterance and drop the audio it covers from the replay."""
         # without word times, everything sent so far counts as covered: replaying it could
         # only transcribe the same words twice
-        self._trim_replay(_time(words[-1].end_time) if words else self._ws_origin + self._ws_sent)
+        self._trim_replay(
+            given_or(words[-1].end_time, 0.0) if words else self._ws_origin + self._ws_sent
+        )
         text = text.strip()
         if not text:
             return
-        start = _time(words[0].start_time) if words else self._ws_origin
+        start = given_or(words[0].start_time, 0.0) if words else self._ws_origin
         self._start_of_speech(start)
         self._transcript(
             [
@@ -127,7 +125,7 @@ class SpeechStream(WebSocketRecognizeStream):
                     language=self._opts.language or "",
                     text=text,
                     start_time=start,
-                    end_time=_time(words[-1].end_time) if words else start,
+                    end_time=given_or(words[-1].end_time, 0.0) if words else start,
                     words=words,
                 )
             ],
