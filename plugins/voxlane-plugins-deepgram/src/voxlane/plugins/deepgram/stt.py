@@ -388,10 +388,7 @@ class SpeechStream(WebSocketRecognizeStream):
         await ws.send_str(json.dumps({"type": "KeepAlive"}))
 
     def _handle(self, data: dict[str, Any]) -> bool:
-        self._process(data)
-        return False
-
-    def _process(self, data: dict[str, Any]) -> None:
+        # Deepgram ends a stream by closing the socket (code 1000), never with a message
         kind = data.get("type")
         if kind == "SpeechStarted":
             ts = data.get("timestamp")
@@ -412,6 +409,7 @@ class SpeechStream(WebSocketRecognizeStream):
             )
         else:
             logger.debug("deepgram: ignoring message of type %r", kind)
+        return False
 
     def _process_results(self, data: dict[str, Any]) -> None:
         try:
