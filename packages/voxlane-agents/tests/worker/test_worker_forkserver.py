@@ -88,3 +88,14 @@ async def test_where_job_processes_come_from(tmp_path: Path, context: str) -> No
     finally:
         await worker.aclose()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def test_forkserver_children_keep_the_default_sigterm(tmp_path: Path) -> None:
+    # the forkserver ignores SIGTERM itself; what it forks must not inherit that
+    ctx = get_mp_context("forkserver")
+    out = tmp_path / "sigterm.json"
+    proc = ctx.Process(target=jobs.report_sigterm_disposition, args=(str(out),))  # type: ignore[attr-defined]
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == 0
+    assert json.loads(out.read_text()) is True

@@ -230,3 +230,10 @@ def prewarm_noting_origin(proc: JobProcess) -> None:
     prewarm(proc)
     proc.userdata["parent_pid"] = os.getppid()
     proc.userdata["voice_preloaded"] = "voxlane.agents.voice" in sys.modules
+
+
+def report_sigterm_disposition(path: str) -> None:
+    """A forkserver child (not a job) writes whether SIGTERM has its default disposition."""
+    import signal
+
+    Path(path).write_text(json.dumps(signal.getsignal(signal.SIGTERM) == signal.SIG_DFL))

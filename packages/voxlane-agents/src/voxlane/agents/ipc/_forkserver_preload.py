@@ -8,6 +8,7 @@ else: it changes the signal disposition of the importing process.
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 
 PRELOADED_MODULES = (
@@ -29,6 +30,9 @@ def _preload() -> None:
     # exits when the worker does (multiprocessing closes its "alive" pipe).
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        # ... but what it forks starts with the default, as from any other parent: job processes
+        # choose their own disposition (proc_main), other forkserver children keep SIGTERM
+        os.register_at_fork(after_in_child=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
     try:
         from .job_runtime import freeze_startup_objects
     except Exception:  # as above: the job process reports it

@@ -14,9 +14,9 @@ machine map the same libraries, so only figures taken together compare):
 
 USS (what each extra process costs) drops by 21-25 MB; PSS falls further as more job
 processes share the forkserver's pages. The forkserver ignores SIGTERM (a SIGTERM to the whole
-process group must drain the worker, not end the process that reports job exits) and exits with
-the worker. The agent program itself (``__main__``) is not preloaded: its top level runs in each
-job process, as with spawn.
+process group must drain the worker, not end the process that reports job exits), its children
+start with the default again, and it exits with the worker. The agent program itself
+(``__main__``) is not preloaded: its top level runs in each job process, as with spawn.
 """
 
 from __future__ import annotations
