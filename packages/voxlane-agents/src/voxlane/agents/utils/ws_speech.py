@@ -401,7 +401,8 @@ class WebSocketRecognizeStream(stt.RecognizeStream):
         self._last_audio_sent = 0.0
         self._last_message = 0.0
         self._ws_closing = asyncio.Event()
-        """Set once the input ended: the server owes its last answers."""
+        """Set once the input ended (as the last flush goes out): the server owes its last
+        answers."""
         self._reconnect = asyncio.Event()
 
     # -- for subclasses -----------------------------------------------------------------------
@@ -584,6 +585,9 @@ class WebSocketRecognizeStream(stt.RecognizeStream):
                 else:
                     for chunk in chunker.flush():
                         await self._send_audio(ws, bytes(chunk.data.cast("B")))
+                    if self._input_finished():
+                        # end_input()'s flush: the answer to it may be the server's last
+                        self._ws_closing.set()
                     await self._send_flush(ws)
                     flushed = True
             for chunk in chunker.flush():

@@ -167,8 +167,6 @@ class SpeechStream(WebSocketRecognizeStream):
         await self._send_chunk(ws, data, commit=False)
 
     async def _send_flush(self, ws: WebSocket) -> None:
-        if self._input_finished():
-            self._ws_closing.set()  # end_input()'s flush: this commit's answer ends it
         await self._send_chunk(ws, b"", commit=True)
 
     async def _send_end(self, ws: WebSocket, *, flushed: bool) -> None:
