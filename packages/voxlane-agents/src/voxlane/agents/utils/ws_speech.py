@@ -532,7 +532,10 @@ class WebSocketRecognizeStream(stt.RecognizeStream):
             ]
             if self._keepalive_interval is not None:
                 helpers.append(
-                    asyncio.create_task(self._keepalive_loop(ws), name=f"{name}-stt-keepalive")
+                    asyncio.create_task(
+                        self._keepalive_loop(ws, self._keepalive_interval),
+                        name=f"{name}-stt-keepalive",
+                    )
                 )
             try:
                 done, _ = await asyncio.wait(
@@ -598,10 +601,7 @@ class WebSocketRecognizeStream(stt.RecognizeStream):
         except (aiohttp.ClientError, ConnectionError, RuntimeError) as e:
             raise APIConnectionError(f"{self._provider} {self._what}: sending failed: {e}") from e
 
-    async def _keepalive_loop(self, ws: WebSocket) -> None:
-        interval = self._keepalive_interval
-        if interval is None:
-            return
+    async def _keepalive_loop(self, ws: WebSocket, interval: float) -> None:
         with contextlib.suppress(Exception):
             while not ws.closed:
                 await asyncio.sleep(interval)
